@@ -1,0 +1,70 @@
+"""The composition root: the only place that builds storage, clock, catalog and core.
+
+The Discord entry point, the console and the operator CLI all call ``build``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.settings import Settings
+from core.clock import UTC, SimulatedClock, SystemClock, from_ts, to_ts
+from core.payments import SimulatedProvider
+from core.plans import Catalog, load_catalog
+from core.service import CoreSettings, SubscriptionCore
+from storage.db import Database, open_database
+
+# Where simulated time starts on a new database: a fixed, reproducible moment.
+SIMULATION_EPOCH = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+
+
+@dataclass
+class App:
+    settings: Settings
+    db: Database
+    catalog: Catalog
+    clock: SystemClock | SimulatedClock
+    core: SubscriptionCore
+
+    @property
+    def flow_timeout(self) -> timedelta:
+        return timedelta(minutes=self.settings.flow_timeout_minutes)
+
+    async def refresh_clock(self) -> None:
+        """Simulated time lives in the database, so every process on it agrees."""
+        if isinstance(self.clock, SimulatedClock):
+            async with self.db.read() as tx:
+                row = await tx.fetchone("SELECT now FROM sim_clock WHERE id = 1")
+            if row and from_ts(row["now"]) > self.clock.now():
+                self.clock.set(from_ts(row["now"]))
+
+    async def advance_clock(self, delta: timedelta) -> datetime:
+        if not isinstance(self.clock, SimulatedClock):
+            raise ValueError("CLOCK=simulated is needed to move time")
+        await self.refresh_clock()
+        moment = self.clock.advance(delta)
+        async with self.db.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO sim_clock (id, now) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET now = excluded.now", to_ts(moment))
+        return moment
+
+    async def close(self) -> None:
+        await self.db.close()
+
+
+async def build(settings: Settings, migrate: bool = True) -> App:
+    catalog = load_catalog(settings.plans_file)
+    db = await open_database(settings.database_url)
+    if migrate:
+        await db.migrate()
+    clock: SystemClock | SimulatedClock = SystemClock()
+    if settings.clock == "simulated":
+        clock = SimulatedClock(SIMULATION_EPOCH)
+    core = SubscriptionCore(
+        db, catalog, clock, SimulatedProvider(settings.payment_simulation),
+        CoreSettings(max_accounts_per_device=settings.max_accounts_per_device, reminder_days=settings.reminder_days),
+    )
+    app = App(settings, db, catalog, clock, core)
+    await app.refresh_clock()
+    return app

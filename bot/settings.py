@@ -1,0 +1,143 @@
+"""Settings from the environment and .env, validated at start.
+
+A missing or malformed setting raises ``SettingsError`` naming it; the entry
+points turn that into one line on stderr and exit status 2, so the bot never
+starts half-configured.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+LOCALES = ("en", "fa", "ar", "es", "tr", "ru", "de", "fr", "pt")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+class SettingsError(Exception):
+    def __init__(self, name: str, problem: str) -> None:
+        super().__init__(f"{name}: {problem}")
+        self.name = name
+
+
+@dataclass(frozen=True)
+class Settings:
+    discord_token: str | None = None
+    database_url: str = "sqlite:///data/bot.db"
+    support_channel_ids: tuple[int, ...] = ()
+    moderator_role_ids: tuple[int, ...] = ()
+    mod_channel_id: int | None = None
+    guild_ids: tuple[int, ...] = ()
+    default_locale: str = "en"
+    plans_file: str | None = None
+    max_accounts_per_device: int = 2
+    flow_timeout_minutes: int = 15
+    reminder_days: int = 3
+    clock: str = "system"
+    shard_count: int | None = None
+    shard_ids: tuple[int, ...] = ()
+    log_level: str = "INFO"
+    payment_simulation: str = "ok"
+    discord_api_base: str | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def _ids(name: str, raw: str | None) -> tuple[int, ...]:
+    if not raw or not raw.strip():
+        return ()
+    out = []
+    for part in raw.split(","):
+        part = part.strip()
+        if not part.isdigit():
+            raise SettingsError(name, f"expected comma-separated numeric Discord ids, got {part!r}")
+        out.append(int(part))
+    return tuple(out)
+
+
+def _int(name: str, raw: str | None, default: int, minimum: int = 1, maximum: int = 10**6) -> int:
+    if raw is None or raw.strip() == "":
+        return default
+    if not raw.strip().isdigit() or not (minimum <= int(raw) <= maximum):
+        raise SettingsError(name, f"expected a whole number from {minimum} to {maximum}, got {raw!r}")
+    return int(raw)
+
+
+def _shard_ids(raw: str | None) -> tuple[int, ...]:
+    """'0,1' or a range '0-3'."""
+    if not raw or not raw.strip():
+        return ()
+    raw = raw.strip()
+    if "-" in raw:
+        lo, _, hi = raw.partition("-")
+        if not (lo.strip().isdigit() and hi.strip().isdigit()) or int(lo) > int(hi):
+            raise SettingsError("SHARD_IDS", f"expected a range like 0-3 or a list like 0,1, got {raw!r}")
+        return tuple(range(int(lo), int(hi) + 1))
+    return _ids("SHARD_IDS", raw)
+
+
+def load_settings(env: dict[str, str] | None = None, env_file: str | Path = ".env") -> Settings:
+    """Read the process environment over the .env file (the environment wins)."""
+    values: dict[str, str | None] = {}
+    if env is None:
+        if Path(env_file).is_file():
+            values.update(dotenv_values(env_file))
+        values.update(os.environ)
+    else:
+        values.update(env)
+    get = values.get
+
+    token = (get("DISCORD_TOKEN") or "").strip() or None
+    database_url = (get("DATABASE_URL") or "").strip() or "sqlite:///data/bot.db"
+    if not database_url.startswith(("sqlite:///", "postgresql://", "postgres://")):
+        raise SettingsError("DATABASE_URL", "must look like sqlite:///data/bot.db or postgresql://user@host/db")
+    mod_channel = _ids("MOD_CHANNEL_ID", get("MOD_CHANNEL_ID"))
+    if len(mod_channel) > 1:
+        raise SettingsError("MOD_CHANNEL_ID", "expected one channel id")
+    default_locale = (get("DEFAULT_LOCALE") or "en").strip()
+    default_locale = {"pt_BR": "pt", "pt-BR": "pt"}.get(default_locale, default_locale)
+    if default_locale not in LOCALES:
+        raise SettingsError("DEFAULT_LOCALE", f"expected one of {', '.join(LOCALES)}, got {default_locale!r}")
+    plans_file = (get("PLANS_FILE") or "").strip() or None
+    if plans_file and not Path(plans_file).is_file():
+        raise SettingsError("PLANS_FILE", f"no such file: {plans_file}")
+    clock = (get("CLOCK") or "system").strip()
+    if clock not in ("system", "simulated"):
+        raise SettingsError("CLOCK", f"expected system or simulated, got {clock!r}")
+    log_level = (get("LOG_LEVEL") or "INFO").strip().upper()
+    if log_level not in LOG_LEVELS:
+        raise SettingsError("LOG_LEVEL", f"expected one of {', '.join(LOG_LEVELS)}")
+    payment = (get("PAYMENT_SIMULATION") or "ok").strip()
+    if payment not in ("ok", "decline", "fail", "charge_twice"):
+        raise SettingsError("PAYMENT_SIMULATION", "expected ok, decline, fail or charge_twice")
+    shard_count_raw = get("SHARD_COUNT")
+    shard_count = _int("SHARD_COUNT", shard_count_raw, 0) or None
+    shard_ids = _shard_ids(get("SHARD_IDS"))
+    if shard_ids and not shard_count:
+        raise SettingsError("SHARD_IDS", "needs SHARD_COUNT as well")
+    if shard_count and any(s >= shard_count for s in shard_ids):
+        raise SettingsError("SHARD_IDS", f"every shard id must be below SHARD_COUNT ({shard_count})")
+    if token is not None and (len(token) < 20 or any(c.isspace() for c in token)):
+        raise SettingsError("DISCORD_TOKEN", "does not look like a bot token (copy it from the Developer Portal, Bot page)")
+
+    return Settings(
+        discord_token=token,
+        database_url=database_url,
+        support_channel_ids=_ids("SUPPORT_CHANNEL_IDS", get("SUPPORT_CHANNEL_IDS")),
+        moderator_role_ids=_ids("MODERATOR_ROLE_IDS", get("MODERATOR_ROLE_IDS")),
+        mod_channel_id=mod_channel[0] if mod_channel else None,
+        guild_ids=_ids("GUILD_IDS", get("GUILD_IDS")),
+        default_locale=default_locale,
+        plans_file=plans_file,
+        max_accounts_per_device=_int("MAX_ACCOUNTS_PER_DEVICE", get("MAX_ACCOUNTS_PER_DEVICE"), 2),
+        flow_timeout_minutes=_int("FLOW_TIMEOUT_MINUTES", get("FLOW_TIMEOUT_MINUTES"), 15, maximum=24 * 60),
+        reminder_days=_int("REMINDER_DAYS", get("REMINDER_DAYS"), 3, maximum=27),
+        clock=clock,
+        shard_count=shard_count,
+        shard_ids=shard_ids,
+        log_level=log_level,
+        payment_simulation=payment,
+        discord_api_base=(get("DISCORD_API_BASE") or "").strip() or None,
+    )

@@ -1,0 +1,66 @@
+"""The due-work sweep: period ends, renewals, retries and renewal reminders.
+
+Only subscriptions with ``next_due_at <= now`` are read (an index), so the
+cost grows with the due items, not with all accounts. Each account is settled
+in its own transaction; an account already settled by a read is skipped at
+no cost. Reminders are claimed with a unique row, so each goes out once per
+period even when several processes sweep at once.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from core.clock import to_ts
+from core.views import SweepReport
+
+if TYPE_CHECKING:
+    from core.service import SubscriptionCore
+
+
+async def run_sweep(core: "SubscriptionCore", batch: int = 1000) -> SweepReport:
+    now = core.clock.now()
+    totals = {"renewed": 0, "ended": 0, "past_due": 0, "retried": 0}
+    seen: set[str] = set()
+    while True:
+        async with core.db.read() as tx:
+            due = await tx.fetchall(
+                "SELECT account_id FROM subscriptions WHERE status <> 'ended' AND next_due_at <= ? "
+                "ORDER BY next_due_at LIMIT ?", to_ts(now), batch,
+            )
+        todo = [r["account_id"] for r in due if r["account_id"] not in seen]
+        if not todo:
+            break
+        for account_id in todo:
+            seen.add(account_id)
+            async with core.db.transaction() as tx:
+                await tx.lock_account(account_id)
+                counts = await core._settle(tx, account_id, now)
+            for name in totals:
+                totals[name] += getattr(counts, name)
+    reminders = await claim_reminders(core, now)
+    return SweepReport(**totals, reminders=tuple(reminders))
+
+
+async def claim_reminders(core: "SubscriptionCore", now) -> list[tuple[str, str, int]]:
+    """Renewals within the lead time for users who opted in, each claimed once per period."""
+    lead = to_ts(now + timedelta(days=core.settings.reminder_days))
+    claimed = []
+    async with core.db.transaction() as tx:
+        candidates = await tx.fetchall(
+            "SELECT s.id, s.period_end, a.discord_id FROM subscriptions s "
+            "JOIN accounts a ON a.id = s.account_id "
+            "JOIN discord_users u ON u.discord_id = a.discord_id AND u.reminders = 1 "
+            "WHERE s.status = 'active' AND s.cancel_at_period_end = 0 AND s.next_due_at > ? AND s.next_due_at <= ? "
+            "AND NOT EXISTS (SELECT 1 FROM reminders_sent r WHERE r.subscription_id = s.id AND r.period_end = s.period_end)",
+            to_ts(now), lead,
+        )
+        for row in candidates:
+            inserted = await tx.execute(
+                "INSERT INTO reminders_sent (subscription_id, period_end, sent_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                row["id"], row["period_end"], to_ts(now),
+            )
+            if inserted:
+                claimed.append((row["discord_id"], row["id"], row["period_end"]))
+    return claimed

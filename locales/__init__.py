@@ -1,0 +1,38 @@
+"""Languages: choosing the reply language, recognising questions, rendering replies.
+
+The adapters call ``choose_language`` once per event, ``bind_language`` it, and
+render every ``Msg`` with ``render``; ``recognise_intent`` tells which support
+question a chat message asks.
+"""
+
+from .detect import Detection, choose_language, detect_language
+from .intents import INTENTS, recognise_intent
+from .languages import (
+    RTL,
+    SUPPORTED,
+    babel_locale,
+    catalog_dir,
+    from_discord_locale,
+    normalise_code,
+)
+from .normalise import normalise
+from .render import Catalogs, bind_language, current_language, render
+
+__all__ = [
+    "INTENTS",
+    "RTL",
+    "SUPPORTED",
+    "Catalogs",
+    "Detection",
+    "babel_locale",
+    "bind_language",
+    "catalog_dir",
+    "choose_language",
+    "current_language",
+    "detect_language",
+    "from_discord_locale",
+    "normalise",
+    "normalise_code",
+    "recognise_intent",
+    "render",
+]

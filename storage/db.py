@@ -1,0 +1,59 @@
+"""The storage port: a database that runs SQL inside transactions.
+
+SQL is written once, in the subset SQLite and PostgreSQL share, with ``?``
+placeholders; a backend translates placeholders if it must. Every state change
+runs inside ``transaction()``, which commits on success and rolls back on any
+exception, so a crash mid-change leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Protocol, Sequence
+
+
+class Tx(Protocol):
+    async def execute(self, sql: str, *params: Any) -> int:
+        """Run a statement; returns the number of rows changed."""
+
+    async def fetchone(self, sql: str, *params: Any) -> dict[str, Any] | None: ...
+
+    async def fetchall(self, sql: str, *params: Any) -> list[dict[str, Any]]: ...
+
+    async def lock_account(self, account_id: str) -> None:
+        """Serialise changes to one account (row lock where the database has them)."""
+
+
+class Database(Protocol):
+    dialect: str
+
+    def transaction(self) -> AbstractAsyncContextManager[Tx]: ...
+
+    def read(self) -> AbstractAsyncContextManager[Tx]:
+        """A read-only view; cheaper than a write transaction where the backend allows."""
+
+    async def migrate(self) -> list[str]: ...
+
+    async def close(self) -> None: ...
+
+
+class StorageError(Exception):
+    """The database could not do what was asked (busy, read-only, full, bad URL)."""
+
+
+def rows(records: Sequence[Any]) -> list[dict[str, Any]]:
+    return [dict(r) for r in records]
+
+
+async def open_database(url: str) -> Database:
+    """Open the backend named by a DATABASE_URL."""
+    if url.startswith("sqlite:///"):
+        from storage.sqlite import SqliteDatabase
+
+        # sqlite:///data/bot.db is relative; sqlite:////srv/bot.db is absolute.
+        return await SqliteDatabase.open(url.removeprefix("sqlite:///"))
+    if url.startswith(("postgresql://", "postgres://")):
+        from storage.postgres import PostgresDatabase
+
+        return await PostgresDatabase.open(url)
+    raise StorageError("DATABASE_URL must start with sqlite:/// or postgresql://")

@@ -1,0 +1,153 @@
+"""SQLite backend (aiosqlite): WAL, foreign keys on, one writer.
+
+One connection serves the process; a lock keeps one transaction on it at a
+time (a connection cannot hold two). Across processes, ``BEGIN IMMEDIATE``
+takes SQLite's write lock up front, so two writers never interleave.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import time
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, AsyncIterator
+
+import aiosqlite
+
+from storage.db import StorageError
+from storage.migrations_runner import migration_files, split_statements
+
+BUSY_TIMEOUT_MS = 5000
+
+
+class SqliteTx:
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+
+    async def execute(self, sql: str, *params: Any) -> int:
+        cursor = await self._conn.execute(sql, params)
+        return cursor.rowcount
+
+    async def fetchone(self, sql: str, *params: Any) -> dict[str, Any] | None:
+        async with self._conn.execute(sql, params) as cursor:
+            row = await cursor.fetchone()
+        return dict(row) if row is not None else None
+
+    async def fetchall(self, sql: str, *params: Any) -> list[dict[str, Any]]:
+        async with self._conn.execute(sql, params) as cursor:
+            return [dict(r) for r in await cursor.fetchall()]
+
+    async def lock_account(self, account_id: str) -> None:
+        # BEGIN IMMEDIATE already holds the database's single write lock.
+        return None
+
+
+class SqliteDatabase:
+    dialect = "sqlite"
+
+    def __init__(self, conn: aiosqlite.Connection, path: str) -> None:
+        self._conn = conn
+        self._lock = asyncio.Lock()
+        self.path = path
+
+    @classmethod
+    async def open(cls, path: str) -> "SqliteDatabase":
+        if path != ":memory:":
+            _create_private(Path(path))
+        try:
+            conn = await aiosqlite.connect(path, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot open the SQLite database at {path}: {exc}") from exc
+        conn.row_factory = sqlite3.Row
+        await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        await conn.execute("PRAGMA foreign_keys = ON")
+        if path != ":memory:":
+            await conn.execute("PRAGMA journal_mode = WAL")
+            await conn.execute("PRAGMA synchronous = NORMAL")
+        return cls(conn, path)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[SqliteTx]:
+        async with self._lock:
+            await self._begin("BEGIN IMMEDIATE")
+            try:
+                yield SqliteTx(self._conn)
+            except BaseException:
+                await self._conn.execute("ROLLBACK")
+                raise
+            try:
+                await self._conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                await self._conn.execute("ROLLBACK")
+                raise StorageError(f"the database refused the change: {exc}") from exc
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[SqliteTx]:
+        async with self._lock:
+            await self._begin("BEGIN")
+            try:
+                yield SqliteTx(self._conn)
+            finally:
+                await self._conn.execute("ROLLBACK")
+
+    async def _begin(self, statement: str) -> None:
+        # busy_timeout covers most contention; a few short retries cover the rest.
+        delay = 0.05
+        for attempt in range(5):
+            try:
+                await self._conn.execute(statement)
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise StorageError(f"the database cannot start a transaction: {exc}") from exc
+                if attempt == 4:
+                    raise StorageError("the database is busy; try again in a moment") from exc
+                await asyncio.sleep(delay)
+                delay *= 2
+
+    async def migrate(self) -> list[str]:
+        async with self._lock:
+            await self._conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations "
+                "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)"
+            )
+            async with self._conn.execute("SELECT version FROM schema_migrations") as cur:
+                done = {row[0] for row in await cur.fetchall()}
+            applied = []
+            for version, name, script in migration_files():
+                if version in done:
+                    continue
+                await self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    for statement in split_statements(script):
+                        await self._conn.execute(statement)
+                    await self._conn.execute(
+                        "INSERT INTO schema_migrations VALUES (?, ?, ?)",
+                        (version, name, int(time.time())),
+                    )
+                    await self._conn.execute("COMMIT")
+                except BaseException:
+                    await self._conn.execute("ROLLBACK")
+                    raise
+                applied.append(name)
+            return applied
+
+    async def integrity_check(self) -> str:
+        async with self._lock:
+            async with self._conn.execute("PRAGMA integrity_check") as cur:
+                row = await cur.fetchone()
+        return row[0]
+
+    async def close(self) -> None:
+        await self._conn.close()
+
+
+def _create_private(path: Path) -> None:
+    """Create the database file readable by its owner only (it holds account data)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+        os.close(fd)
