@@ -1,0 +1,32 @@
+# `make run`: set up and start the bot (SQLite; no other server needed).
+# `make test`: set up and run the whole test suite.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: setup run console test catalogs bench
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+setup: $(VENV)/.installed
+	@test -f .env || cp .env.example .env
+	$(PY) -m bot migrate
+
+run: setup
+	$(PY) -m bot run
+
+console: setup
+	$(PY) -m bot console
+
+test: $(VENV)/.installed
+	$(PY) -m pytest
+
+catalogs: $(VENV)/.installed
+	$(PY) -m locales.update
+
+bench: $(VENV)/.installed
+	$(PY) bench/run_all.py

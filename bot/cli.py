@@ -1,0 +1,183 @@
+"""The operator CLI: ``python -m bot [run|console|migrate|accounts|link-code|clock|sweep|lang|intent]``.
+
+Exit status 0 on success, 2 on bad arguments or settings with a one-line
+reason on stderr; never a traceback for a user's mistake.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import uuid
+from typing import Sequence
+
+from bot.bootstrap import App, build
+from bot.settings import SettingsError, load_settings
+from core.clock import parse_duration
+from core.errors import CoreError
+from core.views import AccountView
+from storage.db import StorageError
+
+NO_TOKEN = (
+    "DISCORD_TOKEN: not set. Create a bot at https://discord.com/developers/applications "
+    "(Bot → Reset Token), put DISCORD_TOKEN=... in .env, or try `python -m bot console`, which needs no token."
+)
+
+
+class UsageError(Exception):
+    """Bad arguments: printed as one line, exit status 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line and status 2, as argparse does, but without the usage dump
+        raise UsageError(message)
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="python -m bot", description="Subscription support bot and operator tools.")
+    sub = parser.add_subparsers(dest="command", parser_class=Parser)
+    sub.add_parser("run", help="connect to Discord and serve")
+    console = sub.add_parser("console", help="the same flows in a terminal, with a seeded demo account")
+    console.add_argument("--user", default="demo")
+    console.add_argument("--lang", default=None)
+    sub.add_parser("migrate", help="create or upgrade the database")
+    accounts = sub.add_parser("accounts", help="create or show accounts").add_subparsers(dest="action", parser_class=Parser)
+    add = accounts.add_parser("add", help="create an account as the product's sign-up would")
+    add.add_argument("email")
+    add.add_argument("--device")
+    add.add_argument("--discord")
+    add.add_argument("--plan", default="free")
+    show = accounts.add_parser("show", help="print an account's subscription, credits and restrictions")
+    show.add_argument("ref", metavar="EMAIL_OR_DISCORD_ID")
+    code = sub.add_parser("link-code", help="print a one-time code for /link")
+    code.add_argument("email")
+    clock = sub.add_parser("clock", help="simulated time").add_subparsers(dest="action", parser_class=Parser)
+    advance = clock.add_parser("advance", help="move simulated time on and apply what fell due")
+    advance.add_argument("duration", help="e.g. 31d, 6h, 90m")
+    sub.add_parser("sweep", help="apply due work now")
+    sub.add_parser("lang", help="print the reply language for each line of stdin")
+    sub.add_parser("intent", help="print the recognised question for each line of stdin")
+    return parser
+
+
+def main(argv: Sequence[str]) -> int:
+    try:
+        args = build_parser().parse_args(list(argv))
+        if args.command in ("lang", "intent"):
+            from locales.cli import run_intent, run_lang
+
+            return (run_lang if args.command == "lang" else run_intent)(sys.stdin, sys.stdout)
+        if args.command == "accounts" and not args.action:
+            raise UsageError("accounts needs add or show")
+        if args.command == "clock" and not args.action:
+            raise UsageError("clock needs advance")
+        settings = load_settings()
+        logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        if args.command in (None, "run") and not settings.discord_token:
+            raise SettingsError("DISCORD_TOKEN", NO_TOKEN.removeprefix("DISCORD_TOKEN: "))
+        return asyncio.run(_run(args, settings))
+    except (UsageError, SettingsError, CoreError, StorageError, ValueError) as exc:
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _one_line(exc: Exception) -> str:
+    return " ".join(str(exc).split())
+
+
+async def _run(args: argparse.Namespace, settings) -> int:
+    app = await build(settings)
+    try:
+        return await _dispatch(app, args)
+    finally:
+        await app.close()
+
+
+async def _dispatch(app: App, args: argparse.Namespace) -> int:
+    command = args.command
+    if command in (None, "run"):
+        from bot.discord_app import run_discord
+
+        return await run_discord(app)
+    if command == "console":
+        from bot.console import run_console
+
+        return await run_console(app, args.user, args.lang, sys.stdin, sys.stdout)
+    if command == "migrate":
+        print("database is up to date")
+        return 0
+    if command == "accounts" and args.action == "add":
+        view = await app.core.create_account(
+            args.email, key=f"cli:{uuid.uuid4().hex}", device_id=args.device, discord_id=args.discord, plan=args.plan,
+        )
+        print(f"created {view.email}")
+        print(describe(view, app))
+        return 0
+    if command == "accounts" and args.action == "show":
+        view = await app.core.find_account(args.ref)
+        if view is None:
+            raise CoreError("not_found", f"no account for {args.ref!r}")
+        print(describe(view, app))
+        invoices = await app.core.invoices(view.account_id)
+        print(f"invoices: {len(invoices)}")
+        for invoice in invoices:
+            period = f" {invoice.period_start:%Y-%m-%d}–{invoice.period_end:%Y-%m-%d}" if invoice.period_start else ""
+            print(f"  {invoice.created_at:%Y-%m-%d %H:%M} UTC  {invoice.kind:<12} {invoice.amount}{period}")
+        return 0
+    if command == "link-code":
+        view = await app.core.find_account(args.email)
+        if view is None:
+            raise CoreError("not_found", f"no account for {args.email!r}")
+        code, expires = await app.core.issue_link_code(view.account_id, key=f"cli:{uuid.uuid4().hex}")
+        print(code)
+        print(f"valid until {expires:%Y-%m-%d %H:%M} UTC; the user types /link {code} in Discord")
+        return 0
+    if command == "clock":
+        moment = await app.advance_clock(parse_duration(args.duration))
+        report = await app.core.sweep()
+        print(f"simulated time is now {moment:%Y-%m-%d %H:%M} UTC")
+        print(_sweep_line(report))
+        return 0
+    if command == "sweep":
+        await app.refresh_clock()
+        print(_sweep_line(await app.core.sweep()))
+        return 0
+    raise UsageError(f"unknown command {command!r}")
+
+
+def _sweep_line(report) -> str:
+    return (f"renewed {report.renewed}, ended {report.ended}, past due {report.past_due}, "
+            f"retried {report.retried}, reminders due {len(report.reminders)}")
+
+
+def describe(view: AccountView, app: App) -> str:
+    """The operator's view of an account, in plain English."""
+    plan = app.catalog.plan(view.plan)
+    lines = [f"account {view.email} ({view.account_id})"]
+    lines.append(f"discord: {view.discord_id or 'not linked'}")
+    status = {"free": "Free plan", "active": "active", "past_due": "past due (payment failed)"}[view.status]
+    lines.append(f"plan: {plan.name} — {status}")
+    if view.period_end:
+        lines.append(f"period: {view.period_start:%Y-%m-%d %H:%M} – {view.period_end:%Y-%m-%d %H:%M} UTC")
+    if view.cancel_at_period_end:
+        lines.append(f"auto-renew: off (cancelled; access until {view.period_end:%Y-%m-%d %H:%M} UTC, then Free)")
+    elif view.next_billing_at:
+        lines.append(f"next billing: {view.next_billing_at:%Y-%m-%d %H:%M} UTC, {view.next_billing_amount}")
+    if view.scheduled_change:
+        change = view.scheduled_change
+        lines.append(f"scheduled: {change.kind} to {app.catalog.plan(change.plan).name} on {change.effective_at:%Y-%m-%d %H:%M} UTC")
+    if view.grace_until:
+        lines.append(f"grace until: {view.grace_until:%Y-%m-%d %H:%M} UTC")
+    credits = view.credits
+    expiry = f" (end {credits.subscription_expires_at:%Y-%m-%d %H:%M} UTC)" if credits.subscription_expires_at else ""
+    lines.append(f"credits: {credits.total} = free today {credits.free_today}, "
+                 f"subscription {credits.subscription}{expiry}, top-up {credits.topup}")
+    if view.restricted:
+        lines.append(f"restricted: yes — {view.restriction_reason} (no daily free credits until a moderator lifts it)")
+    else:
+        lines.append("restricted: no")
+    return "\n".join(lines)
