@@ -97,25 +97,29 @@ class CaseDesk:
 
     async def open_help(self, discord_id: str, account_id: str | None, context: dict[str, Any], *, key: str) -> Case:
         """A "talk to a moderator" request with the flow's context."""
-        async with self.core.db.transaction() as tx:
+        # A double click landing on two processes: the loser's unique violation
+        # on the key re-runs this, which then finds the winner's case.
+        async def attempt(tx) -> str:
             prior = await tx.fetchone("SELECT result FROM idempotency_keys WHERE key = ?", key)
             if prior:
-                case_id = json.loads(prior["result"])["case"]
-            else:
-                now = self.core.clock.now()
-                case_id = ledger.new_id()
-                await tx.execute(
-                    "INSERT INTO cases (id, kind, status, account_id, discord_id, context, created_at) "
-                    "VALUES (?, 'help', 'open', ?, ?, ?, ?)",
-                    case_id, account_id, str(discord_id), json.dumps(context, default=str, sort_keys=True), to_ts(now),
-                )
-                await tx.execute(
-                    "INSERT INTO idempotency_keys (key, operation, request_hash, result, created_at) VALUES (?, 'open_help', '', ?, ?)",
-                    key, json.dumps({"case": case_id}), to_ts(now),
-                )
-                from core.service import write_audit
+                return json.loads(prior["result"])["case"]
+            now = self.core.clock.now()
+            case_id = ledger.new_id()
+            await tx.execute(
+                "INSERT INTO cases (id, kind, status, account_id, discord_id, context, created_at) "
+                "VALUES (?, 'help', 'open', ?, ?, ?, ?)",
+                case_id, account_id, str(discord_id), json.dumps(context, default=str, sort_keys=True), to_ts(now),
+            )
+            await tx.execute(
+                "INSERT INTO idempotency_keys (key, operation, request_hash, result, created_at) VALUES (?, 'open_help', '', ?, ?)",
+                key, json.dumps({"case": case_id}), to_ts(now),
+            )
+            from core.service import write_audit
 
-                await write_audit(tx, account_id, f"discord:{discord_id}", "open_help", now, None, key, case=case_id)
+            await write_audit(tx, account_id, f"discord:{discord_id}", "open_help", now, None, key, case=case_id)
+            return case_id
+
+        case_id = await self.core.db.run_in_transaction(attempt)
         return await self.get(case_id)
 
     async def decide(self, case_id: str, approve: bool, *, key: str, actor: str, reason: str) -> Case:
@@ -161,7 +165,11 @@ class CaseDesk:
         invoice = await tx.fetchone("SELECT * FROM invoices WHERE id = ?", case["invoice_id"])
         refund_invoice = await billing.refund(tx, self.core.payments, invoice, f"refund:{key}", now)
         effects: dict[str, Any] = {"refund_invoice": refund_invoice, "amount": invoice["amount"], "currency": invoice["currency"]}
-        if invoice["kind"] == "topup" and invoice["bucket_id"]:
+        if await self._paid_twice(tx, invoice):
+            # A duplicate charge: its twin still pays for the same period or bundle,
+            # so returning the extra money takes nothing away.
+            effects["duplicate"] = True
+        elif invoice["kind"] == "topup" and invoice["bucket_id"]:
             effects["credits_removed"] = await ledger.close_bucket(tx, invoice["account_id"], invoice["bucket_id"], "void", now, "refund")
         elif invoice["subscription_id"]:
             sub = await tx.fetchone("SELECT * FROM subscriptions WHERE id = ?", invoice["subscription_id"])
@@ -169,6 +177,18 @@ class CaseDesk:
                 await periods.end_subscription(tx, sub, now, "refunded")
                 effects["subscription_ended"] = True
         return effects
+
+    @staticmethod
+    async def _paid_twice(tx, invoice: dict) -> bool:
+        """Another, unrefunded charge identical to this one (a provider's double charge)."""
+        twins = await tx.fetchall(
+            "SELECT t.subscription_id, t.bucket_id, t.period_start FROM invoices t "
+            "WHERE t.account_id = ? AND t.id <> ? AND t.kind = ? AND t.amount = ? AND t.created_at = ? "
+            "AND NOT EXISTS (SELECT 1 FROM invoices r WHERE r.refunds_invoice_id = t.id)",
+            invoice["account_id"], invoice["id"], invoice["kind"], invoice["amount"], invoice["created_at"],
+        )
+        same = (invoice["subscription_id"], invoice["bucket_id"], invoice["period_start"])
+        return any((t["subscription_id"], t["bucket_id"], t["period_start"]) == same for t in twins)
 
     async def stats(self, since: datetime) -> dict[str, Any]:
         async with self.core.db.read() as tx:

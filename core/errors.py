@@ -43,6 +43,7 @@ CODES = (
     "insufficient_credits",  # a spend larger than the balance
     "payment_declined",  # the provider declined the charge
     "payment_failed",  # the provider failed; nothing was charged
+    "quote_expired",  # the account changed between the summary and the confirm
     "idempotency_mismatch",  # a key reused with a different request
     "code_invalid",  # a link code that is unknown, used or expired
     "already_linked",  # the Discord user or account is linked elsewhere

@@ -72,10 +72,15 @@ async def start_subscription(
     return subscription_id, invoices, end
 
 
-async def grant_allowance(tx: Tx, account_id: str, subscription_id: str, plan: Plan, start: datetime, end: datetime) -> None:
+async def grant_allowance(tx: Tx, account_id: str, subscription_id: str, plan: Plan, start: datetime, end: datetime,
+                          source: str | None = None) -> None:
+    """The plan's allowance for [start, end). ``source`` (unique per account) defaults to
+    ``sub:ID:START``, one per period; a mid-period grant (an immediate upgrade, a
+    moderator's change) passes its own, since it can fall in the same second as a
+    renewal or as the subscription's start."""
     if plan.credits > 0:
         await ledger.grant(
-            tx, account_id, "subscription", plan.credits, f"sub:{subscription_id}:{to_ts(start)}", start, end,
+            tx, account_id, "subscription", plan.credits, source or f"sub:{subscription_id}:{to_ts(start)}", start, end,
         )
 
 

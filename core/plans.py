@@ -78,6 +78,8 @@ def load_catalog(path: str | Path | None = None) -> Catalog:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise CatalogError(f"plan catalog not found: {path}") from None
+    except OSError as exc:  # a directory, no permission, …
+        raise CatalogError(f"plan catalog {path} cannot be read: {exc.strerror or exc}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise CatalogError(f"plan catalog {path} is not valid TOML: {exc}") from None
     return parse_catalog(data, str(path))
@@ -93,7 +95,10 @@ def parse_catalog(data: dict, where: str = "catalog") -> Catalog:
     plans = {pid: _plan(pid, raw, currency, where) for pid, raw in raw_plans.items()}
     if plans[FREE].price.minor != 0:
         raise CatalogError(f"{where}: the free plan must cost 0")
-    bundles = {bid: _bundle(bid, raw, currency, where) for bid, raw in data.get("bundles", {}).items()}
+    raw_bundles = data.get("bundles", {})
+    if not isinstance(raw_bundles, dict):
+        raise CatalogError(f"{where}: 'bundles' must be a table of [bundles.NAME] tables")
+    bundles = {bid: _bundle(bid, raw, currency, where) for bid, raw in raw_bundles.items()}
     return Catalog(currency, plans, bundles)
 
 

@@ -29,8 +29,10 @@ async def recommend(tx: Tx, invoice: dict, reason: str, now_ts: int) -> Recommen
     facts: dict = {"invoice": invoice["id"], "kind": invoice["kind"], "amount": invoice["amount"], "charged_at": charged_at}
 
     twin = await tx.fetchone(
-        "SELECT id FROM invoices WHERE account_id = ? AND id <> ? AND kind = ? AND amount = ? "
-        "AND created_at BETWEEN ? AND ? AND refunds_invoice_id IS NULL",
+        "SELECT id FROM invoices t WHERE account_id = ? AND id <> ? AND kind = ? AND amount = ? "
+        "AND created_at BETWEEN ? AND ? "
+        # a twin already refunded no longer makes this one a duplicate
+        "AND NOT EXISTS (SELECT 1 FROM invoices r WHERE r.refunds_invoice_id = t.id)",
         invoice["account_id"], invoice["id"], invoice["kind"], invoice["amount"],
         charged_at - int(DUPLICATE_WINDOW.total_seconds()), charged_at + int(DUPLICATE_WINDOW.total_seconds()),
     )

@@ -80,7 +80,9 @@ class SubscriptionCore:
         if not key or len(key) > 255:
             raise CoreError("invalid", "an idempotency key of 1 to 255 characters is required")
         request_hash = _request_hash(operation, {"account": account_id, **params})
-        async with self.db.transaction() as tx:
+
+        # Re-run whole if the database reports a transient conflict (PostgreSQL).
+        async def attempt(tx: Tx) -> Receipt:
             await tx.lock_account(account_id)
             prior = await tx.fetchone("SELECT request_hash, result FROM idempotency_keys WHERE key = ?", key)
             if prior:
@@ -96,7 +98,10 @@ class SubscriptionCore:
                 key, operation, request_hash, receipt.to_json(), to_ts(now),
             )
             await write_audit(tx, account_id, actor, operation, now, reason, key, request=params, receipt=receipt.details)
-        return receipt
+            return receipt
+
+        # Return what a replay returns (the stored form), so a double click gets equal receipts.
+        return Receipt.from_json((await self.db.run_in_transaction(attempt)).to_json())
 
     async def _account_row(self, tx: Tx, account_id: str) -> dict:
         row = await tx.fetchone("SELECT * FROM accounts WHERE id = ?", account_id)
@@ -119,14 +124,28 @@ class SubscriptionCore:
             raise CoreError("invalid", "the device id is empty")
         params = {"email": email, "device": device_id, "discord": discord_id, "plan": plan}
         request_hash = _request_hash("create_account", params)
-        async with self.db.transaction() as tx:
+
+        async def replay(tx: Tx) -> str | None:
             prior = await tx.fetchone("SELECT request_hash, result FROM idempotency_keys WHERE key = ?", key)
-            if prior:
-                if prior["request_hash"] != request_hash:
-                    raise CoreError("idempotency_mismatch", "this key was used for a different request", key=key)
-                account_id = Receipt.from_json(prior["result"]).account_id
-            else:
-                account_id = await self._create_account(tx, email, device_id, discord_id, plan, key, actor, request_hash)
+            if prior and prior["request_hash"] != request_hash:
+                raise CoreError("idempotency_mismatch", "this key was used for a different request", key=key)
+            return Receipt.from_json(prior["result"]).account_id if prior else None
+
+        # Two processes signing up the same key or email at once: the loser's
+        # unique violation re-runs this, which then replays or refuses.
+        async def attempt(tx: Tx) -> str:
+            if (done := await replay(tx)) is not None:
+                return done
+            try:
+                return await self._create_account(tx, email, device_id, discord_id, plan, key, actor, request_hash)
+            except CoreError as exc:
+                # Each statement sees the latest commit (PostgreSQL's READ COMMITTED): the
+                # same sign-up may have committed after the key was read. Replay it then.
+                if exc.code in ("already_exists", "already_linked") and (done := await replay(tx)) is not None:
+                    return done
+                raise
+
+        account_id = await self.db.run_in_transaction(attempt)
         return await self.snapshot(account_id)
 
     async def _create_account(self, tx: Tx, email: str, device_id: str | None, discord_id: str | None,
@@ -308,7 +327,9 @@ class SubscriptionCore:
             sub = await periods.live_subscription(tx, account_id)
         self._cancel_check(sub)
         dropped = view.scheduled_change if view.scheduled_change and view.scheduled_change.kind == "downgrade" else None
-        return CancelQuote(view.plan, view.period_end, view.credits.subscription, view.credits.topup, dropped)
+        # Past due: the paid period is over already, so cancelling ends it now (see cancel).
+        access_until = self.clock.now() if view.status == "past_due" else view.period_end
+        return CancelQuote(view.plan, access_until, view.credits.subscription, view.credits.topup, dropped)
 
     async def cancel(self, account_id: str, reason: str, comment: str | None = None, *, key: str, actor: str = "user") -> Receipt:
         if reason not in CANCEL_REASONS:
@@ -326,8 +347,14 @@ class SubscriptionCore:
                 "scheduled_plan = NULL, scheduled_kind = NULL WHERE id = ?",
                 reason, comment, to_ts(now), sub["id"],
             )
+            access_until = from_ts(sub["period_end"])
+            if sub["status"] == "past_due":
+                # The paid period has ended and only the grace retries remain: stopping
+                # future billing stops them, so the subscription ends now (no retry charges).
+                await periods.end_subscription(tx, sub, now, "cancelled")
+                access_until = now
             _, subscription, _, topup = await ledger.balances(tx, account_id, now, 0)
-            return Receipt("cancel", account_id, now, sub["plan"], access_until=from_ts(sub["period_end"]),
+            return Receipt("cancel", account_id, now, sub["plan"], access_until=access_until,
                            credits=subscription, balance=topup,
                            details={"reason": reason, "dropped_change": dropped, "subscription_credits": subscription, "topup_credits": topup})
 
@@ -446,7 +473,10 @@ class SubscriptionCore:
             fresh = await self._quote_change(tx, account_id, plan, timing, now)
             use = fresh
             if quote:
-                if (quote.kind, quote.from_plan, quote.to_plan, quote.replaces) != (fresh.kind, fresh.from_plan, fresh.to_plan, fresh.replaces):
+                sub = await periods.live_subscription(tx, account_id)
+                same_period = sub is None or quote.quoted_at >= from_ts(sub["period_start"])
+                if not same_period or (quote.kind, quote.from_plan, quote.to_plan, quote.replaces) != (
+                        fresh.kind, fresh.from_plan, fresh.to_plan, fresh.replaces):
                     raise CoreError("quote_expired", "the account changed since this summary was shown")
                 use = quote
             return await self._apply_change(tx, account_id, use, now, key)
@@ -471,7 +501,7 @@ class SubscriptionCore:
                 "next_due_at = ?, scheduled_plan = NULL, scheduled_kind = NULL WHERE id = ?",
                 target.id, to_ts(now), to_ts(start), to_ts(end), to_ts(end), sub["id"],
             )
-            await periods.grant_allowance(tx, account_id, sub["id"], target, start, end)
+            await periods.grant_allowance(tx, account_id, sub["id"], target, start, end, source=f"upgrade:{key}")
             return Receipt("upgrade_now", account_id, now, target.id, charged=q.charge_now, proration_credit=q.proration_credit,
                            next_billing_at=end, next_billing_amount=target.price, credits=target.credits,
                            invoice_ids=tuple(invoices), details={"from": q.from_plan, "forfeited": forfeited,
@@ -515,7 +545,7 @@ class SubscriptionCore:
             await ledger.expire_subscription_credits(tx, account_id, now, "expire", "moderator_change")
             await tx.execute("UPDATE subscriptions SET plan = ?, scheduled_plan = NULL, scheduled_kind = NULL WHERE id = ?", target.id, sub["id"])
             start, end = now, from_ts(sub["period_end"])
-            await periods.grant_allowance(tx, account_id, sub["id"], target, start, end)
+            await periods.grant_allowance(tx, account_id, sub["id"], target, start, end, source=f"admin:{key}")
             return Receipt("admin_change_plan", account_id, now, target.id, next_billing_at=end,
                            next_billing_amount=target.price, details={"from": sub["plan"]})
 
@@ -537,7 +567,7 @@ class SubscriptionCore:
         return await self._change("topup", account_id, key, actor, {"bundle": bundle}, body)
 
     async def spend_credits(self, account_id: str, amount: int, *, key: str, ref: str = "usage", actor: str = "product") -> Receipt:
-        if not isinstance(amount, int) or amount <= 0:
+        if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
             raise CoreError("invalid", "the amount of credits must be a whole number above zero", amount=amount)
 
         async def body(tx: Tx, account: dict, now: datetime) -> Receipt:
@@ -552,7 +582,7 @@ class SubscriptionCore:
 
     async def adjust_credits(self, account_id: str, delta: int, *, key: str, actor: str, reason: str) -> Receipt:
         """A moderator's grant (a never-expiring bucket) or removal (in spending order)."""
-        if not isinstance(delta, int) or delta == 0:
+        if not isinstance(delta, int) or isinstance(delta, bool) or delta == 0:
             raise CoreError("invalid", "the amount of credits must be a whole number other than zero", amount=delta)
         if not (reason or "").strip():
             raise CoreError("invalid", "a reason is required")

@@ -3,8 +3,10 @@
 Only subscriptions with ``next_due_at <= now`` are read (an index), so the
 cost grows with the due items, not with all accounts. Each account is settled
 in its own transaction; an account already settled by a read is skipped at
-no cost. Reminders are claimed with a unique row, so each goes out once per
-period even when several processes sweep at once.
+no cost, and so is one that another transaction holds (another process's
+sweep or a command, which settles it itself). Reminders are claimed with a
+unique row, so each goes out once per period even when several processes
+sweep at once.
 """
 
 from __future__ import annotations
@@ -34,9 +36,9 @@ async def run_sweep(core: "SubscriptionCore", batch: int = 1000) -> SweepReport:
             break
         for account_id in todo:
             seen.add(account_id)
-            async with core.db.transaction() as tx:
-                await tx.lock_account(account_id)
-                counts = await core._settle(tx, account_id, now)
+            counts = await core.db.run_in_transaction(lambda tx, a=account_id: _settle_unless_held(core, tx, a, now))
+            if counts is None:
+                continue
             for name in totals:
                 totals[name] += getattr(counts, name)
     reminders = await claim_reminders(core, now)
@@ -46,14 +48,17 @@ async def run_sweep(core: "SubscriptionCore", batch: int = 1000) -> SweepReport:
 async def claim_reminders(core: "SubscriptionCore", now) -> list[tuple[str, str, int]]:
     """Renewals within the lead time for users who opted in, each claimed once per period."""
     lead = to_ts(now + timedelta(days=core.settings.reminder_days))
-    claimed = []
-    async with core.db.transaction() as tx:
+
+    async def attempt(tx) -> list[tuple[str, str, int]]:
+        claimed = []
+        # In id order, so two processes claiming at once never wait on each other in a cycle.
         candidates = await tx.fetchall(
             "SELECT s.id, s.period_end, a.discord_id FROM subscriptions s "
             "JOIN accounts a ON a.id = s.account_id "
             "JOIN discord_users u ON u.discord_id = a.discord_id AND u.reminders = 1 "
             "WHERE s.status = 'active' AND s.cancel_at_period_end = 0 AND s.next_due_at > ? AND s.next_due_at <= ? "
-            "AND NOT EXISTS (SELECT 1 FROM reminders_sent r WHERE r.subscription_id = s.id AND r.period_end = s.period_end)",
+            "AND NOT EXISTS (SELECT 1 FROM reminders_sent r WHERE r.subscription_id = s.id AND r.period_end = s.period_end) "
+            "ORDER BY s.id",
             to_ts(now), lead,
         )
         for row in candidates:
@@ -63,4 +68,18 @@ async def claim_reminders(core: "SubscriptionCore", now) -> list[tuple[str, str,
             )
             if inserted:
                 claimed.append((row["discord_id"], row["id"], row["period_end"]))
-    return claimed
+        return claimed
+
+    return await core.db.run_in_transaction(attempt)
+
+
+async def _settle_unless_held(core: "SubscriptionCore", tx, account_id: str, now):
+    """Settle one account, or None when another transaction holds it.
+
+    The holder is another process's sweep or a command on the account, and
+    both settle it first thing, so skipping (PostgreSQL's SKIP LOCKED) loses
+    nothing and no sweep waits behind another.
+    """
+    if not await tx.claim_account(account_id):
+        return None
+    return await core._settle(tx, account_id, now)

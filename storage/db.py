@@ -9,7 +9,9 @@ exception, so a crash mid-change leaves nothing behind.
 from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
-from typing import Any, Protocol, Sequence
+from typing import Any, Awaitable, Callable, Protocol, Sequence, TypeVar
+
+T = TypeVar("T")
 
 
 class Tx(Protocol):
@@ -23,6 +25,13 @@ class Tx(Protocol):
     async def lock_account(self, account_id: str) -> None:
         """Serialise changes to one account (row lock where the database has them)."""
 
+    async def claim_account(self, account_id: str) -> bool:
+        """Lock the account if no other transaction holds it; False (at once) if one does.
+
+        For work any process may do, such as the due-work sweep: PostgreSQL's
+        ``FOR UPDATE SKIP LOCKED``. SQLite holds its one write lock already: True.
+        """
+
 
 class Database(Protocol):
     dialect: str
@@ -31,6 +40,17 @@ class Database(Protocol):
 
     def read(self) -> AbstractAsyncContextManager[Tx]:
         """A read-only view; cheaper than a write transaction where the backend allows."""
+
+    async def run_in_transaction(self, fn: Callable[[Tx], Awaitable[T]]) -> T:
+        """``fn(tx)`` inside ``transaction()``, its result returned.
+
+        Where the backend can report a transient conflict between concurrent
+        transactions (PostgreSQL: serialisation failure, deadlock, a unique key
+        inserted concurrently), the whole of ``fn`` runs again on a fresh
+        transaction, a few times at most. So ``fn`` must be safe to re-run: it may
+        only change the database, and anything external it calls must take an
+        idempotency key (as the payment port does).
+        """
 
     async def migrate(self) -> list[str]: ...
 

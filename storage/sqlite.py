@@ -13,7 +13,7 @@ import sqlite3
 import time
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Awaitable, Callable, TypeVar
 
 import aiosqlite
 
@@ -21,6 +21,7 @@ from storage.db import StorageError
 from storage.migrations_runner import migration_files, split_statements
 
 BUSY_TIMEOUT_MS = 5000
+T = TypeVar("T")
 
 
 class SqliteTx:
@@ -43,6 +44,10 @@ class SqliteTx:
     async def lock_account(self, account_id: str) -> None:
         # BEGIN IMMEDIATE already holds the database's single write lock.
         return None
+
+    async def claim_account(self, account_id: str) -> bool:
+        # The write lock is the database's: no other transaction can hold the account.
+        return True
 
 
 class SqliteDatabase:
@@ -84,6 +89,12 @@ class SqliteDatabase:
                 await self._conn.execute("ROLLBACK")
                 raise StorageError(f"the database refused the change: {exc}") from exc
 
+    async def run_in_transaction(self, fn: Callable[[SqliteTx], Awaitable[T]]) -> T:
+        """``fn(tx)`` in one transaction. Writers never interleave here (BEGIN
+        IMMEDIATE), so there is no serialisation failure to retry."""
+        async with self.transaction() as tx:
+            return await fn(tx)
+
     @asynccontextmanager
     async def read(self) -> AsyncIterator[SqliteTx]:
         async with self._lock:
@@ -120,8 +131,13 @@ class SqliteDatabase:
             for version, name, script in migration_files():
                 if version in done:
                     continue
-                await self._conn.execute("BEGIN IMMEDIATE")
+                await self._begin("BEGIN IMMEDIATE")
                 try:
+                    # Another process may have applied it since we looked: check under the write lock.
+                    async with self._conn.execute("SELECT 1 FROM schema_migrations WHERE version = ?", (version,)) as cur:
+                        if await cur.fetchone():
+                            await self._conn.execute("ROLLBACK")
+                            continue
                     for statement in split_statements(script):
                         await self._conn.execute(statement)
                     await self._conn.execute(

@@ -179,15 +179,6 @@ def test_the_same_answer_in_a_fresh_process() -> None:
     assert out == [choose_language(t) for t in texts]
 
 
-def test_fast_enough(report: dict) -> None:
-    # Target: p99 under 2 ms a message. A timing is noisy on a shared machine,
-    # so the best of three runs counts.
-    runs = [report] + [measure(load_lang_samples()) for _ in range(2)]
-    best = min(runs, key=lambda r: r["latency"]["ours"]["p99_ms"])["latency"]
-    assert best["ours"]["p99_ms"] < 2.0, best
-    assert best["ours"]["p50_ms"] < best["bare_langdetect"]["p50_ms"]
-
-
 def test_cli_prints_one_code_per_line() -> None:
     out = io.StringIO()
     run_lang(

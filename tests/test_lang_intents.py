@@ -44,7 +44,6 @@ def test_accuracy_and_quiet_on_chat(named_report: tuple[str, dict]) -> None:
     assert report["none_precision"] >= 0.95
     # The bot answers unprompted: it must stay quiet on ordinary chat.
     assert report["none_recall"] >= 0.95
-    assert report["latency"]["p99_ms"] < 2.0
 
 
 def test_persian_on_an_arabic_keyboard_asks_about_missing_credits() -> None:

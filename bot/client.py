@@ -1,0 +1,98 @@
+"""The Discord client: wires the App's core and the flow engine to Discord events.
+
+Gateway intents are the fewest that do the job (see ``intents_for``); no member cache
+and no member chunking, as the bot never needs a member list: interactions and
+messages carry the user who acted.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import discord
+from discord import app_commands
+
+from bot.commands import build_commands
+from bot.components import DYNAMIC_ITEMS
+from bot.flow_ui import FlowUI
+from bot.language import LanguagePicker
+from bot.reminders import DEFAULT_INTERVAL, Reminders
+from bot.render import NO_MENTIONS
+from bot.support_channel import SupportChannels
+from bot.translator import CatalogTranslator
+
+log = logging.getLogger(__name__)
+
+
+def intents_for(settings) -> discord.Intents:
+    """Guilds always (channels, the server's locale, commands in servers).
+
+    Guild and DM messages always, so a mention of the bot or a DM reaches it; Discord
+    sends their text without the privileged Message Content intent. That intent is
+    asked for only when SUPPORT_CHANNEL_IDS are set, because answering unprompted in a
+    support channel means reading messages that do not mention the bot.
+    """
+    intents = discord.Intents.none()
+    intents.guilds = True
+    intents.guild_messages = True
+    intents.dm_messages = True
+    intents.message_content = bool(settings.support_channel_ids)
+    return intents
+
+
+class SupportBot(discord.AutoShardedClient):
+    """One process: all shards (the default), or SHARD_IDS of SHARD_COUNT."""
+
+    def __init__(
+        self, app, engine, *, reminder_interval: float = DEFAULT_INTERVAL, **options
+    ) -> None:
+        settings = app.settings
+        super().__init__(
+            intents=intents_for(settings),
+            member_cache_flags=discord.MemberCacheFlags.none(),
+            chunk_guilds_at_startup=False,
+            allowed_mentions=NO_MENTIONS,  # the default for every send and edit
+            shard_count=settings.shard_count,
+            shard_ids=list(settings.shard_ids) or None,
+            **options,
+        )
+        self.app = app
+        self.engine = engine
+        picker = LanguagePicker(app.core, settings.default_locale)
+        self.flow_ui = FlowUI(self, engine, picker)
+        self.support = SupportChannels(self, engine, picker, settings.support_channel_ids)
+        self.reminders = Reminders(self, app, engine, picker, reminder_interval)
+        self.tree = app_commands.CommandTree(self)
+        for command in build_commands():
+            self.tree.add_command(command)
+
+    async def setup_hook(self) -> None:
+        self.add_dynamic_items(*DYNAMIC_ITEMS)
+        await self.tree.set_translator(CatalogTranslator())
+        await self.sync_commands()
+        self.reminders.start()
+
+    async def sync_commands(self) -> None:
+        """GUILD_IDS (development): the commands appear in those servers at once.
+        Otherwise global commands, which Discord rolls out to every server."""
+        guild_ids = self.app.settings.guild_ids
+        if not guild_ids:
+            await self.tree.sync()
+            return
+        for guild_id in guild_ids:
+            guild = discord.Object(guild_id)
+            self.tree.copy_global_to(guild=guild)
+            await self.tree.sync(guild=guild)
+
+    async def on_message(self, message: discord.Message) -> None:
+        await self.support.on_message(message)
+
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        # Commands and components are dispatched by discord.py; modal submissions come
+        # here, because flow modals are never kept in memory (bot/render.build_modal).
+        if interaction.type is discord.InteractionType.modal_submit:
+            await self.flow_ui.on_form_submit(interaction)
+
+    async def close(self) -> None:
+        await self.reminders.stop()  # first: a sweep in progress still needs Discord for its DMs
+        await super().close()

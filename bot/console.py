@@ -1,0 +1,246 @@
+"""The flows in a terminal: ``python -m bot console [--user NAME] [--lang CODE]``.
+
+It renders the very Reply values the Discord adapter renders, through the same
+language layer, so it is both a demo for anyone without a bot token and a
+test double: a script piped to stdin drives a whole session. Text lines are
+printed; a select's options, the form and the buttons are numbered, and typing
+a number picks one; a form asks for its fields one by one (a blank line skips
+an optional field). Commands mirror the Discord ones; anything else is a
+question, answered in the language it is written in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+from babel import Locale
+
+import locales
+from core.errors import CoreError
+from core.views import AccountView
+from flows.engine import FlowEngine, Screen
+from flows.errors import describe
+from flows.replies import Button, Form, M, Msg, Option, Reply
+
+COMMANDS = {
+    "/subscription": "status",
+    "/cancel": "cancel",
+    "/resume": "resume",
+    "/plan": "plan",
+    "/topup": "topup",
+    "/credits": "credits",
+}
+DEMO_PLAN = "plus"
+DEMO_TOPUP_CREDITS = 500
+
+
+@dataclass(frozen=True)
+class _Choice:
+    """One numbered control of the screen on show."""
+
+    screen: Screen
+    option: Option | None = None
+    form: Form | None = None
+    button: Button | None = None
+
+
+def demo_name(user: str) -> str:
+    """A name that is safe in an email address and an owner id: 'Ana Lima' -> 'ana-lima'."""
+    return re.sub(r"[^a-z0-9._-]+", "-", (user or "").strip().lower()).strip("-.") or "demo"
+
+
+async def seed_demo_account(core: Any, name: str) -> AccountView:
+    """The demo account for console:NAME: Plus and a 500-credit top-up, created once (idempotent keys)."""
+    owner = f"console:{name}"
+    account = await core.account_for_discord(owner)
+    email = f"{name}@demo.local"
+    if account is None:
+        plan = DEMO_PLAN if DEMO_PLAN in core.catalog.plans else core.catalog.paid_plans()[0].id
+        account = await core.create_account(email, key=f"console-seed:{name}", discord_id=owner, plan=plan,
+                                            actor="console")
+    if account.email == email and core.catalog.bundles:  # ours: make sure the top-up went through once
+        bundles = sorted(core.catalog.bundles.values(), key=lambda b: (b.credits != DEMO_TOPUP_CREDITS, b.credits))
+        await core.buy_topup(account.account_id, bundles[0].id, key=f"console-seed-topup:{name}", actor="console")
+    return account
+
+
+class Console:
+    def __init__(self, app: Any, name: str, lang: str | None, stdin: TextIO, stdout: TextIO) -> None:
+        self.app = app
+        self.owner = f"console:{name}"
+        self.engine = FlowEngine(app.core, app.flow_timeout)
+        self.saved = lang
+        self.stdin = stdin
+        self.stdout = stdout
+        self.choices: list[_Choice] = []
+
+    # ----- output ---------------------------------------------------------------------------
+
+    async def language(self, text: str | None = None) -> str:
+        prefs = await self.app.core.users.get(self.owner)
+        return locales.choose_language(text, saved=self.saved or prefs.language, recent=prefs.recent_language,
+                                       default=self.app.settings.default_locale)
+
+    def say(self, lang: str, *msgs: Msg) -> None:
+        for msg in msgs:
+            self.stdout.write(locales.render(msg, lang) + "\n")
+        self.stdout.flush()
+
+    def show(self, screen: Screen, lang: str) -> None:
+        reply = screen.reply
+        self.stdout.write("\n")
+        self.say(lang, *reply.lines)
+        if screen.notice and self.choices:
+            # A notice leaves the screen before it in force: repeat its choices.
+            self._list(lang)
+            return
+        self.choices = self._controls(screen, reply)
+        self._list(lang)
+
+    def _controls(self, screen: Screen, reply: Reply) -> list[_Choice]:
+        found = [_Choice(screen, option=o) for o in (reply.select.options if reply.select else ())]
+        if reply.form:
+            found.append(_Choice(screen, form=reply.form))
+        found += [_Choice(screen, button=b) for b in reply.buttons]
+        return found
+
+    def _list(self, lang: str) -> None:
+        select = self.choices[0].screen.reply.select if self.choices else None
+        if select:
+            self.say(lang, select.placeholder)
+        for n, choice in enumerate(self.choices, 1):
+            if choice.option:
+                label = locales.render(choice.option.label, lang)
+                if choice.option.description:
+                    label += " — " + locales.render(choice.option.description, lang)
+            elif choice.form:
+                label = locales.render(choice.form.title, lang)
+            else:
+                label = locales.render(choice.button.label, lang)
+            self.stdout.write(f"  [{n}] {label}\n")
+        self.stdout.flush()
+
+    # ----- input ----------------------------------------------------------------------------
+
+    async def read(self) -> str | None:
+        if self.stdin.isatty():
+            self.stdout.write("> ")
+            self.stdout.flush()
+        line = await asyncio.to_thread(self.stdin.readline)
+        return None if line == "" else line.rstrip("\r\n")
+
+    async def run(self) -> int:
+        lang = await self.language()
+        self.say(lang, M("Console for {user}. Type /help to see the commands, or ask a question.", user=self.owner))
+        while (line := await self.read()) is not None:
+            line = line.strip()
+            if not line:
+                continue
+            await self.app.refresh_clock()
+            if line.lower() in ("/quit", "/exit"):
+                return 0
+            if line.isdigit():
+                await self.pick(int(line))
+            elif line.startswith("/"):
+                await self.command(line)
+            else:
+                await self.question(line)
+        return 0
+
+    async def pick(self, number: int) -> None:
+        lang = await self.language()
+        if not 1 <= number <= len(self.choices):
+            self.say(lang, M("Please type one of the numbers shown, or a command such as /help."))
+            return
+        choice = self.choices[number - 1]
+        screen = choice.screen
+        if choice.option:
+            select = screen.reply.select
+            result = await self.engine.handle(screen.flow_id, screen.step, self.owner, select.action, value=choice.option.value)
+        elif choice.form:
+            fields = await self.fill(choice.form, lang)
+            if fields is None:
+                return
+            result = await self.engine.handle(screen.flow_id, screen.step, self.owner, choice.form.action, fields=fields)
+        elif choice.button.action.startswith("start:"):
+            result = await self.engine.start(choice.button.action.removeprefix("start:"), self.owner)
+        else:
+            result = await self.engine.handle(screen.flow_id, screen.step, self.owner, choice.button.action)
+        self.show(result, await self.language())
+
+    async def fill(self, form: Form, lang: str) -> dict[str, str] | None:
+        self.say(lang, form.title)
+        fields: dict[str, str] = {}
+        for field in form.fields:
+            while True:
+                hint = M("An empty line skips it.") if not field.required else M("This one is needed.")
+                self.stdout.write(f"{locales.render(field.label, lang)} {locales.render(hint, lang)}\n")
+                value = await self.read()
+                if value is None:
+                    return None
+                if value.strip() or not field.required:
+                    fields[field.name] = value
+                    break
+        return fields
+
+    async def command(self, line: str) -> None:
+        name, _, rest = line.partition(" ")
+        name = name.lower()
+        if name in COMMANDS:
+            screen = await self.engine.start(COMMANDS[name], self.owner)
+            self.show(screen, await self.language())
+        elif name == "/help":
+            await self.help()
+        elif name == "/language":
+            await self.set_language(rest.strip())
+        else:
+            self.say(await self.language(), M("Unknown command {command}. Type /help to see the commands.", command=name))
+
+    async def help(self) -> None:
+        lines = (
+            M("Commands: /subscription, /cancel, /resume, /plan, /topup, /credits, /language CODE, /quit."),
+            M("Or just ask a question, in your own language."),
+        )
+        talk = Button(M("Talk to a moderator"), "start:help")
+        self.show(Screen(None, "help", "commands", Reply(lines, buttons=(talk,), final=True), self.owner),
+                  await self.language())
+
+    async def set_language(self, code: str) -> None:
+        users = self.app.core.users
+        if code.lower() == "auto":
+            self.saved = None
+            await users.set_language(self.owner, None)
+            self.say(await self.language(), M("I'll answer in the language you write in."))
+            return
+        chosen = locales.normalise_code(code)
+        if chosen is None:
+            self.say(await self.language(), M("I can answer in: {languages}. Type /language CODE, or /language auto.",
+                                              languages=", ".join(locales.SUPPORTED)))
+            return
+        self.saved = chosen
+        await users.set_language(self.owner, chosen)
+        tag = locales.babel_locale(chosen)
+        self.say(chosen, M("I'll answer in {language} from now on.", language=Locale.parse(tag).get_display_name(tag)))
+
+    async def question(self, text: str) -> None:
+        lang = await self.language(text)
+        await self.app.core.users.remember_language(self.owner, lang)
+        screen = await self.engine.answer(locales.recognise_intent(text, lang), self.owner)
+        self.show(screen, lang)
+
+
+async def run_console(app: Any, user: str, lang: str | None, stdin: TextIO, stdout: TextIO) -> int:
+    """Run a console session for ``user`` until /quit or the end of input; the exit status."""
+    saved = locales.normalise_code(lang) if lang else None
+    if lang and saved is None:  # the CLI turns this into one line and exit status 2
+        raise ValueError(f"--lang: expected one of {', '.join(locales.SUPPORTED)}, got {lang!r}")
+    name = demo_name(user)
+    try:
+        await seed_demo_account(app.core, name)
+    except CoreError as err:
+        stdout.write(locales.render(describe(err, app.core.catalog), saved or app.settings.default_locale) + "\n")
+        return 1
+    return await Console(app, name, saved, stdin, stdout).run()

@@ -1,0 +1,158 @@
+"""Interactions in, flow events out, screens back as Discord messages.
+
+Every path is the same: pick the language, ask the engine (or produce an answer), then
+show the screen: a notice goes to the presser alone, a flow step replaces the message
+that was pressed, a newly started flow is a new message (ephemeral in a server: account
+details are nobody else's business). Flows always run for the user who acted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+import aiohttp
+import discord
+
+import locales
+from bot.components import FLOW_TEMPLATE
+from bot.language import LanguagePicker, bind
+from bot.render import Rendered, build_modal, content_of, render_reply, submitted_fields, text
+from bot.respond import DEFER_AFTER, dm, edit_pressed, in_guild, in_time, send_new, send_notice
+from flows.engine import FlowEngine, Screen
+from flows.replies import M
+
+log = logging.getLogger(__name__)
+
+SOMETHING_WRONG = M("Something went wrong on our side. Please try again in a moment.")
+PRESS_AGAIN = M("That took longer than it should. Please press the button again.")
+
+
+class FlowUI:
+    def __init__(self, client: discord.Client, engine: FlowEngine, picker: LanguagePicker) -> None:
+        self.client = client
+        self.engine = engine
+        self.picker = picker
+
+    # -- entry points (commands, dynamic items, modal submits) ------------------------
+
+    async def start_flow(self, interaction: discord.Interaction, kind: str) -> None:
+        """A slash command or an ``s:`` button: a new flow for the one who acted."""
+        await self.run(interaction, lambda actor: self.engine.start(kind, actor), new_message=True)
+
+    async def on_flow_event(
+        self,
+        interaction: discord.Interaction,
+        flow_id: str,
+        step: str,
+        action: str,
+        value: str | None,
+    ) -> None:
+        await self.run(
+            interaction,
+            lambda actor: self.engine.handle(flow_id, step, actor, action, value=value),
+            new_message=False,
+        )
+
+    async def on_form_submit(self, interaction: discord.Interaction) -> None:
+        """A submitted flow form (modal); modals with other custom_ids are not ours."""
+        match = FLOW_TEMPLATE.fullmatch((interaction.data or {}).get("custom_id", ""))
+        if match is None:
+            return
+        fields = submitted_fields(interaction.data or {})
+        flow_id, step, action = match["flow"], match["step"], match["action"]
+        await self.run(
+            interaction,
+            lambda actor: self.engine.handle(flow_id, step, actor, action, fields=fields),
+            new_message=interaction.message is None,
+        )
+
+    async def open_form(
+        self, interaction: discord.Interaction, flow_id: str, step: str, action: str
+    ) -> None:
+        """Open the step's form. A modal must be the first answer to the press, so this
+        cannot defer: when the read is slow the user is asked to press again."""
+        actor = str(interaction.user.id)
+        try:
+            lang, screen = await asyncio.wait_for(
+                self._with_language(interaction, self.engine.current(flow_id, step, actor)),
+                DEFER_AFTER,
+            )
+        except TimeoutError:
+            # The saved language is in the database that was just too slow: use what Discord says.
+            bind(
+                locales.choose_language(
+                    None,
+                    discord_locale=interaction.locale,
+                    guild_locale=interaction.guild_locale,
+                    default=self.picker.default,
+                )
+            )
+            await send_notice(interaction, text(PRESS_AGAIN))
+            return
+        except Exception:
+            log.exception("opening the form of flow %s step %s failed", flow_id, step)
+            await self._apologise(interaction)
+            return
+        bind(lang)
+        form = screen.reply.form
+        if not screen.notice and form is not None and form.action == action and screen.flow_id:
+            await interaction.response.send_modal(build_modal(form, screen.flow_id, screen.step))
+        else:
+            await self.show(interaction, screen, new_message=False)
+
+    # -- the one path ---------------------------------------------------------------------
+
+    async def run(
+        self,
+        interaction: discord.Interaction,
+        produce: Callable[[str], Awaitable[Screen]],
+        *,
+        new_message: bool,
+    ) -> None:
+        """Produce a screen for the acting user in time, then show it."""
+        actor = str(interaction.user.id)
+        try:
+            lang, screen = await in_time(
+                interaction, self._with_language(interaction, produce(actor)), thinking=new_message
+            )
+            bind(lang)
+            await self.show(interaction, screen, new_message=new_message)
+        except Exception:
+            log.exception(
+                "interaction %s (%s) failed",
+                interaction.id,
+                interaction.data and interaction.data.get("custom_id"),
+            )
+            await self._apologise(interaction)
+
+    async def _with_language(
+        self, interaction: discord.Interaction, work: Awaitable[Screen]
+    ) -> tuple[str, Screen]:
+        # The language is read after the work, so /language answers in the language it set.
+        screen = await work
+        return await self.picker.for_interaction(interaction), screen
+
+    async def show(
+        self, interaction: discord.Interaction, screen: Screen, *, new_message: bool
+    ) -> None:
+        rendered = render_reply(screen.reply, screen.flow_id, screen.step)
+        if screen.notice:
+            await send_new(interaction, rendered, ephemeral=True)
+        elif new_message:
+            await send_new(interaction, rendered, ephemeral=in_guild(interaction))
+        else:
+            await edit_pressed(interaction, rendered)
+        if screen.reply.receipt and not screen.notice and in_guild(interaction):
+            # The receipt stays in the user's DMs even after the ephemeral message is gone.
+            # (In a DM the result already is a message there.)
+            await dm(self.client, interaction.user.id, Rendered(content_of(screen.reply), None))
+
+    async def _apologise(self, interaction: discord.Interaction) -> None:
+        try:
+            await send_notice(interaction, text(SOMETHING_WRONG))
+        except (discord.HTTPException, aiohttp.ClientError, TimeoutError):
+            log.warning(
+                "could not tell the user about the failure of interaction %s", interaction.id
+            )

@@ -1,0 +1,219 @@
+"""Refund requests go to DMs (SPEC section 3): /refund, or a question recognised as ``refund``.
+
+    request (/refund in a server, or a message in a support channel)
+      -> the refund intake (flows/refund.py) is started for the user and its first screen sent by DM
+      -> where they asked: "please check your DMs" (a reply to the message; ephemeral for /refund)
+      -> DMs closed (Discord 50007): where they asked, "your DMs are closed" with a Retry button
+         refund:<flow id>:retry  -> the intake's CURRENT screen sent by DM again (nothing restarts)
+    the intake in the DM -> a refund case (core) -> posted to MOD_CHANNEL_ID (bot/cases.py)
+      -> Approve / Deny with a reason -> the user told in the DM, in their language
+
+The request is the stored refund flow: the Retry button names it, so a Retry on any
+process, after a restart, or days later continues the same intake (the flow stays open
+for ``flows.refund.HOLD``), and the same intake can only ever open one case. Without
+MOD_CHANNEL_ID there is no desk to send a case to: the bot says refunds are handled by
+the team and starts nothing.
+
+``register(bot, app, engine)`` wires all of this, and the /admin commands, into a bot;
+the client calls it once from ``setup_hook``, before the commands are synced.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import discord
+from discord import app_commands
+
+import locales
+from bot.cases import AnnouncingCases, CaseBoard, CaseButton, rendered_in
+from bot.language import LanguagePicker, bind
+from bot.moderation import ModChannel, send_dm
+from bot.render import NO_MENTIONS, Rendered, cut
+from bot.respond import edit_pressed, in_guild, in_time, send_new, send_notice
+from flows.engine import FINAL, FlowEngine
+from flows.refund import KIND
+from flows.replies import M, Msg
+
+log = logging.getLogger(__name__)
+
+RETRY_TEMPLATE = re.compile(r"refund:(?P<flow>[0-9a-f]{32}):retry")
+
+CHECK_DMS = M("I've sent you a direct message about your refund request: please check your DMs, we'll follow up there.")
+DMS_CLOSED = M("I couldn't send you a direct message: your DMs are closed. Allow direct messages from this server's "
+               "members (Privacy settings), then press Retry: your request is kept and continues in your DMs.")
+DMS_CLOSED_ASK_AGAIN = M("I couldn't send you a direct message: your DMs are closed. Allow direct messages from this "
+                         "server's members (Privacy settings), then ask again.")
+STILL_CLOSED = M("Your DMs are still closed, so I couldn't send the message. Allow direct messages from this server's "
+                 "members, then press Retry again.")
+NO_DESK = M("Refunds are handled by our team directly, not through me on this server, so I can't take a refund "
+            "request here. Please contact the team the way this server describes.")
+ALREADY_SENT = M("Your refund request is already with the moderators; I'll tell you their decision in your DMs.")
+RETRY_EXPIRED = M("This refund request has expired. Nothing was sent to the moderators; use /refund to start again.")
+NOT_YOURS = M("Only the person who asked can use this button.")
+RETRY = M("Retry")
+SOMETHING_WRONG = M("Something went wrong on our side. Please try again in a moment.")
+
+
+def retry_custom_id(flow_id: str) -> str:
+    custom_id = f"refund:{flow_id}:retry"
+    if not RETRY_TEMPLATE.fullmatch(custom_id):
+        raise ValueError(f"not a refund flow id: {flow_id!r}")
+    return custom_id
+
+
+def text(msg: Msg) -> str:
+    return locales.render(msg)
+
+
+class RefundDesk:
+    def __init__(self, client: discord.Client, app, engine: FlowEngine, picker: LanguagePicker,
+                 board: CaseBoard) -> None:
+        self.client = client
+        self.app = app
+        self.engine = engine
+        self.picker = picker
+        self.board = board
+
+    @property
+    def has_desk(self) -> bool:
+        return self.board.mod.configured
+
+    # -- the requests ---------------------------------------------------------------------------
+
+    async def _request(self, user_id: int, lang: str) -> tuple[Msg, discord.ui.View | None]:
+        """Start the intake and DM it; what to say where the user asked (in ``lang``, bound by the caller)."""
+        if not self.has_desk:
+            return NO_DESK, None
+        screen = await self.engine.start(KIND, str(user_id))
+        sent = await send_dm(self.client, user_id, rendered_in(lang, screen.reply, screen.flow_id, screen.step))
+        if sent is not None:
+            return CHECK_DMS, None
+        if screen.flow_id is None:  # nothing stored to come back to (e.g. an unlinked account)
+            return DMS_CLOSED_ASK_AGAIN, None
+        return DMS_CLOSED, self.retry_view(screen.flow_id)
+
+    def retry_view(self, flow_id: str) -> discord.ui.View:
+        view = discord.ui.View(timeout=None)  # carries the button; clicks come through RetryButton
+        view.add_item(RetryButton(discord.ui.Button(label=cut(text(RETRY), 80), style=discord.ButtonStyle.primary,
+                                                    custom_id=retry_custom_id(flow_id))))
+        return view
+
+    async def on_command(self, interaction: discord.Interaction) -> None:
+        """/refund: in a server, the intake goes to DMs; in the DM itself, it simply runs there."""
+        if interaction.guild_id is None and self.has_desk:
+            await self.client.flow_ui.start_flow(interaction, KIND)  # type: ignore[attr-defined]
+            return
+
+        async def work() -> tuple[str, Msg, discord.ui.View | None]:
+            lang = await self.picker.for_interaction(interaction)
+            return (lang, *await self._request(interaction.user.id, lang))
+
+        try:
+            lang, said, view = await in_time(interaction, work(), thinking=True)
+            bind(lang)
+            await send_new(interaction, Rendered(text(said), view), ephemeral=in_guild(interaction))
+        except Exception:
+            log.exception("/refund for user %s failed", interaction.user.id)
+            await send_notice(interaction, text(SOMETHING_WRONG))
+
+    async def on_message(self, message: discord.Message) -> None:
+        """A message recognised as a refund request, in the language bound for it: a public
+        reply that says only where to look (nothing about the account), and the DM."""
+        lang = locales.current_language()
+        if message.guild is None and self.has_desk:  # asked in the DM itself: the intake starts right here
+            screen = await self.engine.start(KIND, str(message.author.id))
+            rendered = rendered_in(lang, screen.reply, screen.flow_id, screen.step)
+            kwargs = {"view": rendered.view} if rendered.view is not None else {}
+            await message.reply(rendered.content, allowed_mentions=NO_MENTIONS, mention_author=False, **kwargs)
+            return
+        said, view = await self._request(message.author.id, lang)
+        kwargs = {"view": view} if view is not None else {}
+        await message.reply(text(said), allowed_mentions=NO_MENTIONS, mention_author=False, **kwargs)
+
+    # -- Retry ------------------------------------------------------------------------------------
+
+    async def retry(self, interaction: discord.Interaction, flow_id: str) -> None:
+        actor = str(interaction.user.id)
+
+        async def work() -> tuple[str, Msg, bool]:
+            """(language, what to say, whether it replaces the notice that was pressed)."""
+            lang = await self.picker.for_interaction(interaction)
+            flow = await self.engine.store.load(flow_id)
+            if flow is None or flow.kind != KIND:
+                return lang, RETRY_EXPIRED, False
+            if flow.owner != actor:
+                return lang, NOT_YOURS, False
+            if flow.data.get(FINAL):
+                return lang, ALREADY_SENT, True
+            screen = await self.engine.current(flow_id, flow.step, actor)
+            if screen.notice:
+                return lang, RETRY_EXPIRED, False
+            # The intake as it stands (the same flow: nothing starts over, nothing is duplicated).
+            sent = await send_dm(self.client, interaction.user.id,
+                                 rendered_in(lang, screen.reply, screen.flow_id, screen.step))
+            return (lang, CHECK_DMS, True) if sent is not None else (lang, STILL_CLOSED, False)
+
+        try:
+            lang, said, replace = await in_time(interaction, work(), thinking=False)
+            bind(lang)
+            if replace:  # the notice and its Retry button are done with
+                await edit_pressed(interaction, Rendered(text(said), None))
+            else:
+                await send_notice(interaction, text(said))
+        except Exception:
+            log.exception("refund retry %s failed", flow_id)
+            await send_notice(interaction, text(SOMETHING_WRONG))
+
+
+class RetryButton(discord.ui.DynamicItem[discord.ui.Button], template=RETRY_TEMPLATE):
+    """Retry on the "your DMs are closed" notice: sends the owner's refund intake by DM again."""
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /):
+        return cls(item)
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        desk: RefundDesk = interaction.client.refunds  # type: ignore[attr-defined]
+        await desk.retry(interaction, self.template.fullmatch(self.custom_id)["flow"])
+
+
+DYNAMIC_ITEMS = (RetryButton, CaseButton)
+
+
+def refund_command(desk: RefundDesk) -> app_commands.Command:
+    from bot.commands import REFUND  # the name and description the adapter declares
+
+    async def refund(interaction: discord.Interaction) -> None:
+        await desk.on_command(interaction)
+
+    return app_commands.Command(name=app_commands.locale_str(REFUND[0].msgid),
+                                description=app_commands.locale_str(REFUND[1].msgid), callback=refund)
+
+
+def register(bot, app, engine: FlowEngine) -> RefundDesk:
+    """Wire refunds, the case queue and /admin into ``bot``; call once from setup_hook, before syncing.
+
+    Sets ``bot.refunds`` (RefundDesk) and ``bot.case_board`` (CaseBoard), adds the /admin
+    group and the dynamic items, replaces the core's case desk with one that posts each new
+    case to MOD_CHANNEL_ID, and installs the real /refund. The adapter routes a support
+    message recognised as ``refund`` to ``bot.refunds.on_message`` and a submitted modal to
+    ``bot.case_board.on_form_submit``.
+    """
+    from bot.admin import build_admin
+
+    settings = app.settings
+    picker = LanguagePicker(app.core, settings.default_locale)
+    board = CaseBoard(bot, app, picker, ModChannel(bot, settings.mod_channel_id, settings.default_locale))
+    desk = RefundDesk(bot, app, engine, picker, board)
+    bot.refunds, bot.case_board = desk, board
+    if not isinstance(app.core.cases, AnnouncingCases):
+        app.core.cases = AnnouncingCases(app.core, board.announce)
+    else:
+        app.core.cases._announce = board.announce  # a second bot on the same App (tests): the newest posts
+    bot.add_dynamic_items(*DYNAMIC_ITEMS)
+    bot.tree.remove_command("refund")
+    bot.tree.add_command(refund_command(desk))
+    bot.tree.add_command(build_admin(app, board))
+    return desk

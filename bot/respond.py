@@ -1,0 +1,96 @@
+"""Answering an interaction in time, whatever the core's speed.
+
+Discord drops an interaction that gets no answer within 3 seconds. The work (a flow
+step, a core read on a busy database) races a short timer; when the timer wins, the
+interaction is acknowledged with a defer and the answer follows through the
+interaction webhook. Fast work answers in one callback, as users see it best.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable
+from typing import TypeVar
+
+import aiohttp
+import discord
+
+from bot.render import NO_MENTIONS, Rendered
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# Discord allows 3 s for the first answer; leave room for the defer's own round trip.
+DEFER_AFTER = 2.0
+
+
+def in_guild(interaction: discord.Interaction) -> bool:
+    return interaction.guild_id is not None
+
+
+async def in_time(interaction: discord.Interaction, work: Awaitable[T], *, thinking: bool) -> T:
+    """Await ``work``, deferring the interaction first if it takes longer than DEFER_AFTER.
+
+    ``thinking`` for answers that will be a new message (commands, start buttons): the
+    user sees "thinking…", ephemeral in a server. Without it, a component's message is
+    left as is until the answer edits it or an ephemeral notice follows.
+    """
+    task = asyncio.ensure_future(work)
+    try:
+        return await asyncio.wait_for(asyncio.shield(task), DEFER_AFTER)
+    except TimeoutError:
+        if not interaction.response.is_done():
+            await interaction.response.defer(
+                thinking=thinking, ephemeral=thinking and in_guild(interaction)
+            )
+        return await task
+
+
+async def send_new(
+    interaction: discord.Interaction, rendered: Rendered, *, ephemeral: bool
+) -> None:
+    kwargs = {"view": rendered.view} if rendered.view is not None else {}
+    if interaction.response.is_done():
+        await interaction.followup.send(
+            rendered.content, ephemeral=ephemeral, allowed_mentions=NO_MENTIONS, **kwargs
+        )
+    else:
+        await interaction.response.send_message(
+            rendered.content, ephemeral=ephemeral, allowed_mentions=NO_MENTIONS, **kwargs
+        )
+
+
+async def send_notice(interaction: discord.Interaction, content: str) -> None:
+    """A word for the presser alone; the message they pressed stays as it was."""
+    await send_new(interaction, Rendered(content, None), ephemeral=True)
+
+
+async def edit_pressed(interaction: discord.Interaction, rendered: Rendered) -> None:
+    """Replace the message holding the pressed component (view None removes old controls)."""
+    if interaction.response.is_done():
+        await interaction.edit_original_response(
+            content=rendered.content, view=rendered.view, allowed_mentions=NO_MENTIONS
+        )
+    else:
+        await interaction.response.edit_message(
+            content=rendered.content, view=rendered.view, allowed_mentions=NO_MENTIONS
+        )
+
+
+async def dm(client: discord.Client, user_id: int, rendered: Rendered) -> bool:
+    """Send a DM; False when the user does not accept DMs from us (logged, not retried)."""
+    try:
+        channel = await client.create_dm(discord.Object(user_id))
+        kwargs = {"view": rendered.view} if rendered.view is not None else {}
+        await channel.send(rendered.content, allowed_mentions=NO_MENTIONS, **kwargs)
+    except discord.Forbidden as exc:
+        # 50007: DMs closed or the bot blocked. The user is told elsewhere or not at all.
+        log.info("DM to user %s not delivered (Discord code %s)", user_id, exc.code)
+        return False
+    except (discord.HTTPException, aiohttp.ClientError, TimeoutError):
+        # A DM is a copy (a receipt) or a courtesy (a reminder): its failure must not turn
+        # an answer the user already has into an error.
+        log.warning("DM to user %s failed", user_id, exc_info=True)
+        return False
+    return True

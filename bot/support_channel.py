@@ -1,0 +1,101 @@
+"""Questions in chat: the support channels, a mention of the bot anywhere, or a DM.
+
+A recognised question gets a reply to the message, in the message's language, with
+buttons that start the matching flow for whoever presses them (``s:<kind>``): the
+answer is public, the account behind any button is always the presser's own. Anything
+else gets silence: small talk, other bots, the bot itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections import defaultdict, deque
+
+import discord
+
+import locales
+from bot.language import LanguagePicker, bind
+from bot.render import NO_MENTIONS, render_reply
+
+log = logging.getLogger(__name__)
+
+
+class RateLimit:
+    """At most ``limit`` answers per user per ``window`` seconds.
+
+    Counted in this process's memory on purpose: it only keeps the bot from flooding a
+    channel, so a restart forgetting it, or each shard counting its own, is harmless.
+    Nothing that decides what happens to an account lives here.
+    """
+
+    def __init__(self, limit: int = 3, window: float = 60.0) -> None:
+        self.limit = limit
+        self.window = window
+        self._seen: dict[int, deque[float]] = defaultdict(deque)
+
+    def allow(self, user_id: int, now: float | None = None) -> bool:
+        now = time.monotonic() if now is None else now
+        seen = self._seen[user_id]
+        while seen and now - seen[0] >= self.window:
+            seen.popleft()
+        if len(seen) >= self.limit:
+            return False
+        seen.append(now)
+        return True
+
+
+class SupportChannels:
+    def __init__(
+        self,
+        client: discord.Client,
+        engine,
+        picker: LanguagePicker,
+        channel_ids: tuple[int, ...],
+        rate_limit: RateLimit | None = None,
+    ) -> None:
+        self.client = client
+        self.engine = engine
+        self.picker = picker
+        self.channel_ids = frozenset(channel_ids)
+        self.rate_limit = rate_limit or RateLimit()
+
+    def addressed(self, message: discord.Message) -> bool:
+        """Is this message for us: a support channel, a mention of the bot, or a DM?"""
+        me = self.client.user
+        if message.author.bot or me is None or message.author.id == me.id:
+            return False
+        if message.guild is None:
+            return True
+        if message.channel.id in self.channel_ids:
+            return True
+        # Only a direct mention: @everyone and replies to the bot are not questions for it.
+        return any(user.id == me.id for user in message.mentions)
+
+    def question_text(self, message: discord.Message) -> str:
+        me = self.client.user
+        return re.sub(rf"<@!?{me.id}>", " ", message.content).strip() if me else message.content
+
+    async def on_message(self, message: discord.Message) -> None:
+        if not self.addressed(message):
+            return
+        text = self.question_text(message)
+        if not text:
+            return
+        try:
+            lang = bind(await self.picker.for_message(message, text))
+            intent = locales.recognise_intent(text, lang)
+            if intent == "none" or not self.rate_limit.allow(message.author.id):
+                return
+            screen = await self.engine.answer(intent, str(message.author.id))
+            rendered = render_reply(screen.reply, screen.flow_id, screen.step)
+            kwargs = {"view": rendered.view} if rendered.view is not None else {}
+            await message.reply(
+                rendered.content, allowed_mentions=NO_MENTIONS, mention_author=False, **kwargs
+            )
+        except Exception:
+            # A chat answer is a courtesy: a failure is logged, and the user can still use /commands.
+            log.exception(
+                "answering message %s in channel %s failed", message.id, message.channel.id
+            )

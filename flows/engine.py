@@ -1,0 +1,248 @@
+"""The flow engine: starts flows, routes presses to them, and answers support questions.
+
+The contract with the adapters is /work/notes/flow_api.md. For every press:
+
+1. The stored flow is loaded; a stranger's press, a stale step, an expired
+   flow or a finished one is answered with a notice and changes nothing.
+2. The flow's pure ``step`` runs; the effects it returns are carried out
+   through flows.runner and their outcomes fed back, until it answers.
+3. Before a final confirmation reaches the core, the flow is *claimed* for
+   that press (compare-and-swap on ``version``), so a different button pressed
+   at the same moment cannot also advance it. The same button pressed twice
+   runs the same idempotent core call with the same key and gets the same
+   receipt; whichever press stores the result, the other is shown it as a
+   notice. A later press of the button that finished a flow is shown its
+   last screen (the same receipt) again.
+4. The new state is stored by compare-and-swap. Nothing is kept in memory, so
+   a restart, or another process, continues where the flow was.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from types import ModuleType
+from typing import Any
+
+from core.clock import from_ts
+from core.service import SubscriptionCore
+from core.views import AccountView
+from flows import cancel, credits, help, plan, refund, reminder, resume, scheduled_change, topup
+from flows.answers import answer_reply
+from flows.effects import Effect
+from flows.machine import HOLD_UNTIL, INTERNAL, Event, Facts, FlowState, Notice, Stale
+from flows.replies import Reply
+from flows.reply_codec import reply_from_json, reply_to_json
+from flows.runner import run_effect
+from flows.status import status_reply
+from flows.store import FlowStore, new_flow_id
+from flows.texts import busy, expired, not_linked, not_owner
+
+FLOWS: dict[str, ModuleType] = {m.KIND: m for m in (cancel, resume, plan, scheduled_change, topup, credits, reminder, help,
+                                                      refund)}
+ONE_SHOT = ("status",)
+KINDS = (*FLOWS, *ONE_SHOT)
+
+# Engine bookkeeping in flow data (underscore keys never reach moderators' case context).
+PRESS = "_press"  # [step, action] of the press that last advanced the flow
+CLAIM = "_claim"  # [step, action] of a final confirmation in progress
+FINAL = "_final"  # the flow has shown its last screen
+SHOWN = "_reply"  # the screen the flow last showed (reopening a form, a late second press)
+MAX_EFFECTS = 8  # a flow that asks for more effects than this in one press has a loop
+
+
+@dataclass(frozen=True)
+class Screen:
+    flow_id: str | None  # None for one-shot screens that are not a stored flow
+    kind: str
+    step: str
+    reply: Reply
+    owner: str
+    notice: bool = False  # answer the presser alone; leave the flow's message as it is
+
+
+class _Lost(Exception):
+    """Another press advanced the flow between our read and our write."""
+
+
+class _Turn:
+    """One press (or start) of one flow: runs step() and its effects, claiming before a confirm."""
+
+    def __init__(self, engine: FlowEngine, module: ModuleType, read: FlowState | None, facts: Facts,
+                 now: datetime, press: list[str] | None) -> None:
+        self.engine, self.module, self.read, self.facts, self.now, self.press = engine, module, read, facts, now, press
+        self.claimed = bool(read and press and read.data.get(CLAIM) == press)
+        self.mutated = False
+
+    async def run(self, state: FlowState, event: Event) -> tuple[FlowState, Any]:
+        state, outputs = self.module.step(state, event, self.now)
+        queue, answer, effects = deque(outputs), None, 0
+        while queue:
+            out = queue.popleft()
+            if not isinstance(out, Effect):
+                answer = out
+                continue
+            effects += 1
+            if effects > MAX_EFFECTS:
+                raise RuntimeError(f"flow {state.kind} asked for more than {MAX_EFFECTS} effects in one press")
+            if out.confirms:
+                await self._claim()
+            result, error = await run_effect(self.engine.core, state, out)
+            self.mutated = self.mutated or (out.confirms and error is None)
+            state, more = self.module.step(state, Event(out.then, self.facts, result=result, error=error), self.now)
+            queue.extendleft(reversed(more))
+        if answer is None:
+            raise RuntimeError(f"flow {state.kind} gave no answer at step {state.step}")
+        return state, answer
+
+    async def _claim(self) -> None:
+        if self.claimed or self.read is None:
+            return
+        stored = await self.engine.store.advance(self.read, self.read.with_data(**{CLAIM: self.press}), self.now)
+        if stored is None:
+            raise _Lost()
+        self.read, self.claimed = stored, True
+
+
+class FlowEngine:
+    def __init__(self, core: SubscriptionCore, timeout: timedelta = timedelta(minutes=15)) -> None:
+        self.core = core
+        self.timeout = timeout
+        self.store = FlowStore(core.db)
+
+    # ----- the adapters' calls ------------------------------------------------------
+
+    async def start(self, kind: str, owner: str, args: dict | None = None) -> Screen:
+        """Start a flow of ``kind`` for ``owner`` (a Discord user id as str; the console uses "console:NAME")."""
+        if kind not in KINDS:
+            raise ValueError(f"unknown flow kind {kind!r}; expected one of {', '.join(KINDS)}")
+        owner = str(owner)
+        account = await self.core.account_for_discord(owner)
+        if account is None and kind != help.KIND:
+            return Screen(None, kind, "not_linked", not_linked(kind), owner)
+        facts = self._facts(account)
+        if kind == "status":
+            return Screen(None, kind, "status", status_reply(facts), owner)
+        now = self.core.clock.now()
+        fresh = FlowState(new_flow_id(), owner, account.account_id if account else None, kind, "start",
+                          dict(args or {}), 0, now + self.timeout, now, now)
+        state, answer = await _Turn(self, FLOWS[kind], None, facts, now, None).run(fresh, Event("open", facts))
+        if isinstance(answer, Stale):
+            raise TypeError(f"flow {kind} answered its start with {answer!r}")
+        reply = answer.reply if isinstance(answer, Notice) else answer
+        if reply.final:  # refused at once: nothing to come back to, so nothing is stored
+            return Screen(None, kind, state.step, reply, owner)
+        await self.store.create(self._finish(state, reply, None, now))
+        return Screen(state.id, kind, state.step, reply, owner)
+
+    async def handle(self, flow_id: str, step: str, actor: str, action: str,
+                     value: str | None = None, fields: dict[str, str] | None = None) -> Screen:
+        """A button press, a select choice (``value``) or a submitted form (``fields``) on a stored flow."""
+        press = [step, action]
+        for _ in range(3):
+            try:
+                return await self._press(flow_id, press, str(actor), value, fields)
+            except _Lost:
+                continue  # another press claimed the flow first: look again at where it is now
+        flow = await self.store.load(flow_id)
+        return self._notice(flow, busy()) if flow else Screen(flow_id, "unknown", step, expired(None), str(actor), notice=True)
+
+    async def current(self, flow_id: str, step: str, actor: str) -> Screen:
+        """The flow's screen as it stands, changing nothing: what a form is reopened from."""
+        now = self.core.clock.now()
+        flow, refused = await self._load(flow_id, step, actor, now)
+        if refused:
+            return refused
+        return Screen(flow.id, flow.kind, flow.step, reply_from_json(flow.data[SHOWN]), flow.owner)
+
+    async def _load(self, flow_id: str, step: str, actor: str, now: datetime,
+                    press: list[str] | None = None) -> tuple[FlowState | None, Screen | None]:
+        """The flow if this actor may act on it at this step now; else the notice to answer."""
+        flow = await self.store.load(flow_id)
+        if flow is None or flow.kind not in FLOWS:
+            return None, Screen(flow_id, flow.kind if flow else "unknown", step, expired(None), actor, notice=True)
+        if actor != flow.owner:
+            return None, self._notice(flow, not_owner(flow.kind))
+        claim = flow.data.get(CLAIM)
+        if step != flow.step or flow.data.get(FINAL) or (press and press[1].startswith(INTERNAL)):
+            if press and flow.data.get(FINAL) and flow.data.get(PRESS) == press:
+                # The button that finished the flow, pressed again: the same result, changing nothing.
+                return None, self._notice(flow, reply_from_json(flow.data[SHOWN]))
+            return None, self._notice(flow, expired(flow.kind))
+        if now >= flow.expires_at and (press is None or claim != press):  # a claimed confirm may always finish
+            return None, self._notice(flow, expired(flow.kind))
+        if claim and claim != press:
+            return None, self._notice(flow, busy())
+        return flow, None
+
+    async def _press(self, flow_id: str, press: list[str], actor: str, value: str | None,
+                     fields: dict[str, str] | None) -> Screen:
+        step, action = press
+        now = self.core.clock.now()
+        flow, refused = await self._load(flow_id, step, actor, now, press)
+        if refused:
+            return refused
+        shown = reply_from_json(flow.data[SHOWN])
+        if fields is None and shown.form is not None and shown.form.action == action:
+            # The button that opens the form, not its submission: show the step (its form) again.
+            return Screen(flow.id, flow.kind, flow.step, shown, flow.owner)
+        facts = self._facts(await self._account(flow))
+        turn = _Turn(self, FLOWS[flow.kind], flow, facts, now, press)
+        state, answer = await turn.run(flow, Event(action, facts, value, dict(fields or {})))
+        if isinstance(answer, Stale):
+            return self._notice(flow, expired(flow.kind))
+        if isinstance(answer, Notice) and not turn.claimed:
+            return self._notice(flow, answer.reply)
+        notice = isinstance(answer, Notice)
+        reply = answer.reply if notice else answer
+        # A notice leaves the step's screen as it was; only the claim is released.
+        stored = await self.store.advance(turn.read, self._finish(state, None if notice else reply, press, now), now)
+        if stored is None:
+            return await self._lost(flow_id, press, reply, turn.mutated)
+        return Screen(flow.id, flow.kind, stored.step, reply, flow.owner, notice=notice)
+
+    async def answer(self, intent: str, owner: str) -> Screen:
+        """The support-channel answer to a recognised question, personalised when the user is linked."""
+        owner = str(owner)
+        account = await self.core.account_for_discord(owner)
+        reply = answer_reply(intent, self._facts(account), self.core.clock.now())
+        return Screen(None, "answer", intent, reply, owner)
+
+    async def purge_expired(self, older_than: timedelta = timedelta(days=7)) -> int:
+        """Delete flows that expired more than ``older_than`` ago (a late press then reads as expired anyway)."""
+        return await self.store.purge(self.core.clock.now() - older_than)
+
+    # ----- helpers --------------------------------------------------------------------
+
+    def _facts(self, account: AccountView | None) -> Facts:
+        return Facts(self.core.catalog, account, self.core.settings.max_accounts_per_device)
+
+    async def _account(self, flow: FlowState) -> AccountView | None:
+        return await self.core.snapshot(flow.account_id) if flow.account_id else None
+
+    def _finish(self, state: FlowState, reply: Reply | None, press: list[str] | None, now: datetime) -> FlowState:
+        """The state to store after a press: bookkeeping updated, the screen shown, expiry pushed on."""
+        data = {k: v for k, v in state.data.items() if k != CLAIM}
+        if press:
+            data[PRESS] = press
+        if reply is not None:
+            data[SHOWN] = reply_to_json(reply)
+            if reply.final:
+                data[FINAL] = True
+        expires = now + self.timeout
+        if HOLD_UNTIL in data:
+            expires = max(expires, from_ts(data[HOLD_UNTIL]))
+        return replace(state, data=data, expires_at=expires)
+
+    def _notice(self, flow: FlowState, reply: Reply) -> Screen:
+        return Screen(flow.id, flow.kind, flow.step, reply, flow.owner, notice=True)
+
+    async def _lost(self, flow_id: str, press: list[str], reply: Reply, mutated: bool) -> Screen:
+        """Our result lost the race to be stored: show it anyway if the same press won or ours changed the account."""
+        current = await self.store.load(flow_id)
+        if current is None:
+            return Screen(flow_id, "unknown", press[0], expired(None), "", notice=True)
+        if mutated or press in (current.data.get(PRESS), current.data.get(CLAIM)):
+            return self._notice(current, reply)
+        return self._notice(current, expired(current.kind))

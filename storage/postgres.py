@@ -1,0 +1,220 @@
+"""PostgreSQL backend (asyncpg): the scale-out store that several bot processes share.
+
+The same port as the SQLite backend, over a connection pool:
+
+- SQL arrives with ``?`` placeholders; they become ``$1, $2, …`` (outside string
+  literals, quoted identifiers and comments).
+- Rows come back as dicts of plain Python values; PostgreSQL's ``numeric``
+  results (``SUM`` of a ``BIGINT``) become ``int`` where they are whole.
+- ``execute`` returns the number of rows changed, read from the command status
+  (``INSERT 0 1`` → 1, ``UPDATE 3`` → 3).
+- ``transaction()`` runs at READ COMMITTED; ``lock_account`` takes the
+  account's row lock (``SELECT … FOR UPDATE``), so commands on one account are
+  serialised across processes; ``claim_account`` takes it only if it is free
+  (``FOR UPDATE SKIP LOCKED``), which lets several sweeps share due work.
+- ``read()`` is a read-only REPEATABLE READ transaction: one consistent
+  snapshot, like a read transaction on SQLite, and never a serialisation error.
+- ``run_in_transaction(fn)`` runs ``fn(tx)`` in a transaction and re-runs the
+  whole of it, on a fresh transaction, when PostgreSQL reports a serialisation
+  failure (40001), a deadlock (40P01) or a unique violation (23505, which under
+  READ COMMITTED means a concurrent transaction inserted the same key first: the
+  re-run sees its row and takes the replay or refusal path).
+
+Correctness across processes rests on the database alone: unique keys, CHECK
+constraints, row locks and conditional updates; nothing here is shared in memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from contextlib import asynccontextmanager
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any, AsyncIterator, Awaitable, Callable, TypeVar
+from urllib.parse import urlsplit
+
+import asyncpg
+
+from storage.db import StorageError
+from storage.migrations_runner import migration_files, split_statements
+
+T = TypeVar("T")
+
+# SQLSTATEs after which re-running the whole transaction is safe and may succeed.
+RETRYABLE = {"40001": "serialization failure", "40P01": "deadlock detected", "23505": "unique violation"}
+MAX_ATTEMPTS = 5
+CONNECT_TIMEOUT = 10
+# Serialises `migrate()` across processes; one lock per schema (search_path).
+MIGRATION_LOCK = "SELECT pg_advisory_lock(hashtext('storage.migrate:' || current_schema()))"
+MIGRATION_UNLOCK = "SELECT pg_advisory_unlock(hashtext('storage.migrate:' || current_schema()))"
+
+
+@lru_cache(maxsize=1024)
+def translate(sql: str) -> str:
+    """``?`` placeholders → ``$1 … $n``, leaving quoted text and comments alone."""
+    out: list[str] = []
+    n = 0
+    i, size = 0, len(sql)
+    while i < size:
+        ch = sql[i]
+        if ch in ("'", '"'):
+            end = i + 1
+            while end < size:
+                if sql[end] == ch:
+                    if end + 1 < size and sql[end + 1] == ch:  # '' or "" escapes the quote
+                        end += 2
+                        continue
+                    break
+                end += 1
+            out.append(sql[i:end + 1])
+            i = end + 1
+        elif ch == "-" and sql.startswith("--", i):
+            end = sql.find("\n", i)
+            end = size if end < 0 else end
+            out.append(sql[i:end])
+            i = end
+        elif ch == "/" and sql.startswith("/*", i):
+            end = sql.find("*/", i + 2)
+            end = size if end < 0 else end + 2
+            out.append(sql[i:end])
+            i = end
+        elif ch == "?":
+            n += 1
+            out.append(f"${n}")
+            i += 1
+        else:
+            out.append(ch)
+            i += 1
+    return "".join(out)
+
+
+def rows_changed(status: str) -> int:
+    """The row count in a command status: 'INSERT 0 1' → 1, 'UPDATE 3' → 3, 'CREATE TABLE' → -1."""
+    last = status.rsplit(" ", 1)[-1] if status else ""
+    return int(last) if last.isdigit() else -1
+
+
+def _value(value: Any) -> Any:
+    if isinstance(value, Decimal) and value == value.to_integral_value():
+        return int(value)
+    return value
+
+
+def _row(record: asyncpg.Record) -> dict[str, Any]:
+    return {k: _value(v) for k, v in record.items()}
+
+
+def sqlstate(exc: BaseException) -> str | None:
+    return getattr(exc, "sqlstate", None) if isinstance(exc, asyncpg.PostgresError) else None
+
+
+class PostgresTx:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def execute(self, sql: str, *params: Any) -> int:
+        return rows_changed(await self._conn.execute(translate(sql), *params))
+
+    async def fetchone(self, sql: str, *params: Any) -> dict[str, Any] | None:
+        record = await self._conn.fetchrow(translate(sql), *params)
+        return _row(record) if record is not None else None
+
+    async def fetchall(self, sql: str, *params: Any) -> list[dict[str, Any]]:
+        return [_row(r) for r in await self._conn.fetch(translate(sql), *params)]
+
+    async def lock_account(self, account_id: str) -> None:
+        await self._conn.execute("SELECT id FROM accounts WHERE id = $1 FOR UPDATE", account_id)
+
+    async def claim_account(self, account_id: str) -> bool:
+        """Lock the account unless another transaction holds it (then False, at once)."""
+        row = await self._conn.fetchrow("SELECT id FROM accounts WHERE id = $1 FOR UPDATE SKIP LOCKED", account_id)
+        return row is not None
+
+
+class PostgresDatabase:
+    dialect = "postgresql"
+
+    def __init__(self, pool: asyncpg.Pool, url: str) -> None:
+        self._pool = pool
+        self.url = url
+        self.retries = 0  # transactions re-run after a retryable error (for tests and logs)
+
+    @classmethod
+    async def open(cls, url: str, *, min_size: int = 1, max_size: int = 10) -> "PostgresDatabase":
+        where = describe(url)
+        try:
+            pool = await asyncpg.create_pool(url, min_size=min_size, max_size=max_size, timeout=CONNECT_TIMEOUT)
+        except (OSError, asyncio.TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError, ValueError) as exc:
+            raise StorageError(f"cannot connect to PostgreSQL at {where}: {exc or type(exc).__name__}") from exc
+        return cls(pool, url)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[PostgresTx]:
+        async with self._pool.acquire() as conn:
+            async with conn.transaction(isolation="read_committed"):
+                yield PostgresTx(conn)
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[PostgresTx]:
+        async with self._pool.acquire() as conn:
+            async with conn.transaction(isolation="repeatable_read", readonly=True):
+                yield PostgresTx(conn)
+
+    async def run_in_transaction(self, fn: Callable[[PostgresTx], Awaitable[T]]) -> T:
+        """``fn(tx)`` in one transaction, re-run whole on 40001, 40P01 or 23505 (a few times)."""
+        delay = 0.01
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                async with self.transaction() as tx:
+                    return await fn(tx)
+            except asyncpg.PostgresError as exc:
+                if sqlstate(exc) not in RETRYABLE or attempt == MAX_ATTEMPTS:
+                    raise
+                self.retries += 1
+                await asyncio.sleep(delay * random.uniform(0.5, 1.5))
+                delay *= 2
+        raise AssertionError("unreachable")
+
+    async def migrate(self) -> list[str]:
+        """Apply each versioned file not yet in schema_migrations, one transaction each.
+
+        An advisory lock makes processes that start together take turns, so each
+        file runs once.
+        """
+        applied: list[str] = []
+        async with self._pool.acquire() as conn:
+            await conn.execute(MIGRATION_LOCK)
+            try:
+                await conn.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations "
+                    "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)"
+                )
+                done = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
+                for version, name, script in migration_files():
+                    if version in done:
+                        continue
+                    async with conn.transaction():
+                        for statement in split_statements(script):
+                            await conn.execute(statement)
+                        await conn.execute(
+                            "INSERT INTO schema_migrations VALUES ($1, $2, $3)", version, name, int(time.time()))
+                    applied.append(name)
+            finally:
+                await conn.execute(MIGRATION_UNLOCK)
+        return applied
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+
+def describe(url: str) -> str:
+    """host:port/database of a URL, without the password (for messages)."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or "localhost"
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "the DATABASE_URL given"
+    return f"{host}{port}{parts.path or '/'}"

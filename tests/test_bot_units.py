@@ -1,0 +1,119 @@
+"""The adapter's small pieces that need no Discord: rate limit, custom ids, command translations."""
+
+from __future__ import annotations
+
+import discord
+import pytest
+from discord.app_commands import TranslationContext, TranslationContextLocation, locale_str
+
+import locales
+from bot.client import intents_for
+from bot.components import FLOW_TEMPLATE, StartButton, flow_custom_id, form_custom_id
+from bot.render import build_modal, render_reply, submitted_fields
+from bot.settings import Settings
+from bot.support_channel import RateLimit
+from bot.translator import CatalogTranslator
+from flows.replies import Button, Field, Form, M, Option, Reply, Select
+
+FLOW = "0123456789abcdef0123456789abcdef"
+
+
+def test_rate_limit_counts_per_user_within_the_window():
+    limit = RateLimit(limit=3, window=60)
+    assert [limit.allow(1, now=t) for t in (0, 1, 2, 3)] == [True, True, True, False]
+    assert limit.allow(2, now=3)  # another user has their own budget
+    assert limit.allow(1, now=60.5)  # the first answer left the window
+    assert not limit.allow(1, now=60.6)  # answers at 1, 2 and 60.5 fill it again
+
+
+def test_custom_ids_fit_the_templates_and_refuse_what_cannot_route():
+    assert FLOW_TEMPLATE.fullmatch(flow_custom_id(FLOW, "reason", "reason"))
+    assert len(flow_custom_id(FLOW, "s" * 24, "a" * 40)) <= 100
+    assert form_custom_id(FLOW, "comment", "comment") == f"m:{FLOW}:comment:comment"
+    assert StartButton.custom_id_for("scheduled_change") == "s:scheduled_change"
+    with pytest.raises(ValueError):
+        flow_custom_id(
+            FLOW, "step", "start:cancel"
+        )  # a start action is an s: button, not a flow event
+    with pytest.raises(ValueError):
+        flow_custom_id("not-a-flow-id", "step", "go")
+
+
+async def test_reply_becomes_components_with_routable_ids():
+    reply = Reply(
+        (M("Why are you cancelling?"),),
+        buttons=(Button(M("Skip"), "skip"), Button(M("Resume"), "start:resume", "primary")),
+        select=Select(M("Choose a reason"), "reason", (Option(M("Other"), "other"),)),
+        form=Form(M("Add a comment"), "comment", (Field("comment", M("Comment"), 1000),)),
+    )
+    rendered = render_reply(reply, FLOW, "comment")
+    ids = [item.custom_id for item in rendered.view.children]
+    assert ids == [  # the choice, then the form's button, then the reply's own buttons
+        f"f:{FLOW}:comment:reason",
+        f"m:{FLOW}:comment:comment",
+        f"f:{FLOW}:comment:skip",
+        "s:resume",
+    ]
+    assert rendered.content == "Why are you cancelling?"
+    with pytest.raises(ValueError):  # a flow button without a flow has nowhere to go
+        render_reply(Reply((M("x"),), buttons=(Button(M("Skip"), "skip"),)), None, "answer")
+
+
+def test_modal_fields_are_read_from_labels_and_rows():
+    data = {"custom_id": "x", "components": [
+        {"type": 18, "component": {"type": 4, "custom_id": "comment", "value": "hi"}},
+        {"type": 1, "components": [{"type": 4, "custom_id": "other", "value": ""}]},
+    ]}  # fmt: skip
+    assert submitted_fields(data) == {"comment": "hi", "other": ""}
+
+
+def test_message_content_intent_only_with_support_channels():
+    quiet = intents_for(Settings())
+    assert quiet.guilds and quiet.guild_messages and quiet.dm_messages
+    assert not quiet.message_content and not quiet.members and not quiet.presences
+    assert intents_for(Settings(support_channel_ids=(1,))).message_content
+
+
+@pytest.mark.parametrize(
+    ("location", "translated", "expected"),
+    [
+        (TranslationContextLocation.command_name, "Kündigen", "kündigen"),
+        (TranslationContextLocation.command_name, "Abo kündigen", None),  # a name is one word
+        (
+            TranslationContextLocation.command_description,
+            "Verlängerung beenden",
+            "Verlängerung beenden",
+        ),
+        (TranslationContextLocation.command_description, "x" * 101, None),  # Discord's limit is 100
+    ],
+)
+async def test_translator_keeps_only_what_discord_accepts(
+    monkeypatch, location, translated, expected
+):
+    monkeypatch.setattr(
+        locales, "render", lambda msg, lang: translated if lang == "de" else msg.msgid
+    )
+    context = TranslationContext(location, None)
+    translator = CatalogTranslator()
+    assert (
+        await translator.translate(locale_str("cancel"), discord.Locale.german, context) == expected
+    )
+    assert (
+        await translator.translate(locale_str("cancel"), discord.Locale.japanese, context) is None
+    )
+    assert (
+        await translator.translate(locale_str("cancel"), discord.Locale.american_english, context)
+        is None
+    )
+
+
+async def test_flow_modals_are_not_kept_in_memory():
+    """discord.py keeps an unfinished modal until it is submitted, which a user may never do;
+    ours are finished when sent, and their submission is routed by custom_id (on_interaction)."""
+    form = Form(
+        M("Add a comment"), "comment", (Field("comment", M("Comment"), 5000, required=False),)
+    )
+    modal = build_modal(form, FLOW, "comment")
+    assert modal.is_finished() and modal.custom_id == f"f:{FLOW}:comment:comment"
+    [label] = modal.to_dict()["components"]
+    assert label["component"]["custom_id"] == "comment" and label["component"]["max_length"] == 4000

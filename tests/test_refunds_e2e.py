@@ -1,0 +1,255 @@
+"""Refund requests end to end: real discord.py, the real bot, flows and core (SQLite, simulated
+clock) against the local Discord double. A user asks, the intake runs in their DM, the case
+reaches the moderators' channel with the core's recommendation, a moderator decides, and the
+user is told in their DM; the core holds the result.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+import locales
+from bot.refunds import CHECK_DMS, DMS_CLOSED, NO_DESK, STILL_CLOSED
+from flows.refund import charge_data, describe_charge
+from flows.replies import M
+from tests.bot_harness import ALICE, BOB, SUPPORT, Harness, labels, mentions_off_everywhere, select_of
+from tests.discord_double import DoubleTimeout, Message, ShownModal
+from tests.refund_harness import MODERATOR, MODS, moderated
+
+ASK = "I was charged for the renewal before I cancelled and I used no credits, I want my money back"
+ASK_FA = "قبل از اینکه اشتراکم را لغو کنم پول از حسابم کم شد، پولم را پس می‌خواهم"
+HOUR = timedelta(hours=1)
+
+
+@pytest.fixture
+async def h(tmp_path, monkeypatch):
+    async with moderated(tmp_path, monkeypatch) as harness:
+        yield harness
+        assert mentions_off_everywhere(harness.double) == []
+        assert harness.double.unhandled_requests == []
+
+
+async def count(h: Harness, sql: str, *args) -> int:
+    async with h.app.db.read() as tx:
+        return (await tx.fetchone(f"SELECT COUNT(*) AS n FROM {sql}", *args))["n"]
+
+
+async def renewed_then_cancelled(h: Harness, user: int = ALICE) -> str:
+    """Plus since November 1 with a 500-credit top-up; renewed on December 1; cancelled an hour
+    later through /cancel. Returns the renewal invoice's id."""
+    account = await h.account(user)
+    await h.app.core.buy_topup(account.account_id, "credits_500", key=f"topup:{user}")
+    await h.start_bot()
+    await h.app.advance_clock(account.period_end - h.app.clock.now() + timedelta(minutes=1))
+    await h.app.core.sweep()  # the renewal is charged
+    await h.app.advance_clock(HOUR)
+    reasons = await h.command(user, "cancel")
+    offer = await h.press(user, await h.choose(user, reasons, "not_using"), "Skip")
+    confirm = await h.press(user, offer, "Continue to cancel")
+    assert (await h.press(user, confirm, "Cancel renewal")).content.startswith("Auto-renewal cancelled.")
+    [renewal] = [i for i in await h.app.core.invoices(account.account_id) if i.kind == "renewal"]
+    return renewal.id
+
+
+async def intake(h: Harness, dm: Message, user: int, charge: str, reason: str, details: str | None) -> Message:
+    """Click through the DM intake: the charge, the reason, then details (a form) or none."""
+    reasons = await h.choose(user, dm, charge)
+    assert reasons.id == dm.id
+    details_step = await h.choose(user, reasons, reason)
+    if details is None:
+        return await h.press(user, details_step, "Send without details")
+    modal = await h.press(user, details_step, "Add details and send")
+    assert isinstance(modal, ShownModal)
+    done = await (await h.double.submit_modal(user, modal.custom_id, {"details": details})).response()
+    assert isinstance(done, Message)
+    return done
+
+
+async def decide(h: Harness, post: Message, button: str, reason: str) -> Message:
+    modal = await h.press(MODERATOR, post, button)
+    assert isinstance(modal, ShownModal) and modal.title.startswith(f"{button} refund #")
+    done = await (await h.double.submit_modal(MODERATOR, modal.custom_id, {"reason": reason})).response()
+    assert isinstance(done, Message)
+    return done
+
+
+async def test_charged_before_cancelling_refund_approved_end_to_end(h):
+    """The support conversation this product was built from."""
+    renewal = await renewed_then_cancelled(h)
+    asked = await h.double.say(ALICE, "support", ASK)
+    public = await h.double.next_message("support")
+    assert public.message_reference["message_id"] == asked.id and not public.ephemeral
+    assert public.content == locales.render(CHECK_DMS, "en") and public.components == []
+
+    dm = await h.double.next_message(dm_of=ALICE)
+    assert "Which charge is it about?" in dm.content
+    [first, *_] = select_of(dm)["options"]
+    assert first["value"] == renewal and "Renewal of Plus" in first["label"] and "$19.99" in first["label"]
+    done = await intake(h, dm, ALICE, renewal, "charged_before_cancel",
+                        "@everyone I cancelled an hour after the renewal and used nothing")
+    assert done.content.startswith("Your refund request #") and "is with the moderators" in done.content
+    [case] = await h.app.core.cases.list()
+    assert case.recommendation.approve and case.reason == "charged_before_cancel"
+
+    post = await h.double.next_message(MODS)
+    assert f"Refund request #{case.id[:8]}" in post.content and f"<@{ALICE}>" in post.content
+    assert ("Recommendation: approve. renewal charged 1 h before the cancellation, 0 credits used since: "
+            "eligible under the error rule") in post.content
+    assert "Renewal of Plus · $19.99" in post.content
+    assert "Auto-renew: off" in post.content and "500 top-up" in post.content and "Restrictions: none" in post.content
+    assert "@everyone I cancelled" in post.content and not post.mention_everyone and post.mention_ids == []
+    assert labels(post) == ["Approve", "Deny"]
+
+    decided = await decide(h, post, "Approve", "charged in error: cancelled an hour after the renewal")
+    assert decided.id == post.id and decided.components == []
+    assert f"Approved by <@{MODERATOR}>" in decided.content and "The user was told by DM." in decided.content
+
+    told = await h.double.next_message(dm_of=ALICE)
+    assert told.content.startswith(f"Your refund request #{case.id[:8]} was approved.")
+    assert "$19.99 is being refunded" in told.content and "your subscription has ended now" in told.content
+    log_line = await h.double.next_message(MODS)
+    assert log_line.content.startswith(f"<@{MODERATOR}> approved refund request #{case.id[:8]}")
+
+    view = await h.view(ALICE)
+    assert view.plan == "free" and view.subscription_id is None  # the subscription ended at once
+    assert view.credits.topup == 500 and view.credits.subscription == 0  # the top-up stays
+    assert (await h.app.core.cases.get(case.id)).status == "approved"
+    assert await count(h, "invoices WHERE kind = 'refund'") == 1
+
+    # The same form submitted again (a double click): refused by the core, nothing more happens.
+    modal = next(i.modal for i in reversed(list(h.double.world.interactions.values())) if i.modal)
+    await (await h.double.submit_modal(MODERATOR, modal.custom_id, {"reason": "again"})).response()
+    assert await count(h, "invoices WHERE kind = 'refund'") == 1
+    with pytest.raises(DoubleTimeout):
+        await h.double.next_message(dm_of=ALICE, timeout=0.3)
+
+
+async def test_a_denial_is_told_with_the_moderators_reason_and_nothing_changes(h):
+    await h.account(ALICE)
+    await h.start_bot()
+    await h.command(ALICE, "refund")
+    dm = await h.double.next_message(dm_of=ALICE)
+    charge = select_of(dm)["options"][0]["value"]
+    await intake(h, dm, ALICE, charge, "other", None)
+    post = await h.double.next_message(MODS)
+    assert "Recommendation: deny." in post.content
+    await decide(h, post, "Deny", "paid periods are not refundable")
+    told = await h.double.next_message(dm_of=ALICE)
+    assert "was declined" in told.content and "paid periods are not refundable" in told.content
+    assert labels(told) == ["Talk to a moderator"]
+    assert (await h.view(ALICE)).plan == "plus"
+    assert await count(h, "invoices WHERE kind = 'refund'") == 0
+
+
+async def test_slash_refund_answers_privately_and_a_second_request_points_to_the_open_one(h):
+    await h.account(ALICE)
+    await h.start_bot()
+    reply = await h.command(ALICE, "refund")
+    assert reply.ephemeral and reply.content == locales.render(CHECK_DMS, "en")
+    dm = await h.double.next_message(dm_of=ALICE)
+    charge = select_of(dm)["options"][0]["value"]
+    await intake(h, dm, ALICE, charge, "duplicate", "twice?")
+    [case] = await h.app.core.cases.list()
+    await h.double.next_message(MODS)
+
+    await h.command(ALICE, "refund")
+    second = await h.double.next_message(dm_of=ALICE)
+    done = await intake(h, second, ALICE, charge, "other", None)
+    assert f"already open: #{case.id[:8]}" in done.content
+    assert len(await h.app.core.cases.list()) == 1
+    with pytest.raises(DoubleTimeout):
+        await h.double.next_message(MODS, timeout=0.3)
+
+
+async def test_closed_dms_keep_the_request_and_retry_continues_it(h):
+    renewal = await renewed_then_cancelled(h)
+    h.double.set_dms_open(ALICE, False)
+    asked = await h.double.say(ALICE, "support", ASK)
+    notice = await h.double.next_message("support")
+    assert notice.message_reference["message_id"] == asked.id
+    assert notice.content == locales.render(DMS_CLOSED, "en") and labels(notice) == ["Retry"]
+    assert await count(h, "flows WHERE kind = 'refund'") == 1  # the request is kept
+    assert await count(h, "cases") == 0
+
+    still = await h.press(ALICE, notice, "Retry")  # DMs still closed: said to Alice alone
+    assert still.ephemeral and still.content == locales.render(STILL_CLOSED, "en")
+    bobs = await h.press(BOB, notice, "Retry")  # the notice is public; the request is Alice's
+    assert bobs.ephemeral and bobs.content != locales.render(CHECK_DMS, "en")
+
+    await h.app.advance_clock(timedelta(hours=20))  # she opens her DMs the next day
+    h.double.set_dms_open(ALICE, True)
+    retried = await h.press(ALICE, notice, "Retry")
+    assert retried.id == notice.id and retried.content == locales.render(CHECK_DMS, "en") and retried.components == []
+    dm = await h.double.next_message(dm_of=ALICE)
+    assert select_of(dm)["options"][0]["value"] == renewal
+    await intake(h, dm, ALICE, renewal, "charged_before_cancel", None)
+    await h.double.next_message(MODS)
+    [case] = await h.app.core.cases.list()
+    assert case.invoice_id == renewal and await count(h, "cases") == 1
+    assert await count(h, "flows WHERE kind = 'refund'") == 1  # the same request, not a new one
+
+
+async def test_a_persian_speakers_refund_runs_in_persian(h):
+    renewal = await renewed_then_cancelled(h)
+    await h.double.say(ALICE, "support", ASK_FA)
+    public = await h.double.next_message("support")
+    assert public.content == locales.render(CHECK_DMS, "fa")
+    assert (await h.app.core.users.get(str(ALICE))).recent_language == "fa"
+
+    dm = await h.double.next_message(dm_of=ALICE)
+    assert locales.render(M("Which charge is it about?"), "fa") in dm.content
+    [charge] = [i for i in await h.app.core.invoices((await h.view(ALICE)).account_id) if i.id == renewal]
+    option = select_of(dm)["options"][0]
+    assert option["label"] == locales.render(describe_charge(charge_data(charge), h.app.catalog), "fa")
+    assert "۱۴۰۵" in option["label"]  # Persian digits, Solar Hijri year
+    reasons = await h.choose(ALICE, dm, renewal)  # a press in the DM: the language is remembered
+    assert locales.render(M("What happened? Choose the reason that fits best."), "fa") in reasons.content
+    details = await h.choose(ALICE, reasons, "charged_before_cancel")
+    done = await h.press(ALICE, details, "Send without details")
+    [case] = await h.app.core.cases.list()
+    assert done.content.startswith(locales.render(M("Your refund request {case} is with the moderators.",
+                                                    case=f"#{case.id[:8]}"), "fa"))
+    post = await h.double.next_message(MODS)
+    assert "Recommendation: approve." in post.content  # the moderators read the team's language
+
+    await decide(h, post, "Approve", "error rule")
+    told = await h.double.next_message(dm_of=ALICE)
+    assert told.content.startswith(locales.render(M("Your refund request {case} was approved.",
+                                                    case=f"#{case.id[:8]}"), "fa"))
+
+
+async def test_without_a_mod_channel_refunds_are_refused_and_no_case_is_made(tmp_path, monkeypatch):
+    async with moderated(tmp_path, monkeypatch, MOD_CHANNEL_ID="") as h:
+        await h.account(ALICE)
+        await h.start_bot()
+        reply = await h.command(ALICE, "refund")
+        assert reply.content == locales.render(NO_DESK, "en")
+        await h.double.say(ALICE, SUPPORT, ASK)
+        public = await h.double.next_message("support")
+        assert public.content == locales.render(NO_DESK, "en")
+        with pytest.raises(DoubleTimeout):
+            await h.double.next_message(dm_of=ALICE, timeout=0.3)
+        assert await count(h, "cases") == 0 and await count(h, "flows WHERE kind = 'refund'") == 0
+        assert mentions_off_everywhere(h.double) == []
+
+
+async def test_talk_to_a_moderator_lands_in_the_same_queue(h):
+    await h.account(ALICE)
+    await h.start_bot()
+    reasons = await h.command(ALICE, "cancel")
+    helped = await h.press(ALICE, reasons, "Talk to a moderator")
+    assert helped.ephemeral
+    post = await h.double.next_message(MODS)
+    assert "Talk to a moderator #" in post.content and "the cancel conversation" in post.content
+    assert labels(post) == ["Close"]
+    await h.press(ALICE, reasons, "Talk to a moderator")  # pressed again: the same case, not posted twice
+    with pytest.raises(DoubleTimeout):
+        await h.double.next_message(MODS, timeout=0.3)
+    [case] = await h.app.core.cases.list()
+    assert case.kind == "help"
+    modal = await h.press(MODERATOR, post, "Close")
+    closed = await (await h.double.submit_modal(MODERATOR, modal.custom_id, {"reason": "answered by DM"})).response()
+    assert f"Closed by <@{MODERATOR}>" in closed.content and closed.components == []
+    assert (await h.app.core.cases.get(case.id)).status == "closed"
