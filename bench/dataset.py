@@ -8,8 +8,8 @@ Rows are written with ``executemany`` straight into the schema of
 - every second account is on a paid plan (basic, plus, pro in turn) with this period's
   allowance as a credit bucket (grant entry, and one consume entry of 100 credits);
 - accounts with ``i % 30 == 0`` (all paid) reached their period end an hour before
-  ``NOW``: about 1/30 of all accounts is due work; the other paid periods end within
-  the next 27 days;
+  ``NOW``: about 1/30 of all accounts is due work; the other paid periods end over
+  the next 2 to 31 days (so about 1/10 of them fall in a 3-day reminder window);
 - Free accounts have no rows but their own: daily free credits are virtual until the
   account first spends on a day (core/ledger.py).
 """
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -47,19 +48,20 @@ async def _migrate(path: Path) -> None:
         await db.close()
 
 
-def _rows(n: int, start: int, now: datetime):
+def _rows(n: int, start: int, now: datetime, paid: bool = True):
     created = to_ts(now - timedelta(days=60))
     accounts, subs, buckets, entries = [], [], [], []
     for i in range(start, n):
         aid = account_id(i)
         accounts.append((aid, f"u{i}@bench.example", f"dev{i}", discord_id(i), created))
-        if i % 2:
+        if i % 2 or not paid:
             continue
         plan, credits = PLANS[(i // 2) % 3]
         if i % DUE_EVERY == 0:
             anchor = now - timedelta(days=31, hours=1)  # ended at most a day ago
         else:
-            anchor = now - timedelta(days=3 + (i * 7919) % 24, seconds=i % 86400)
+            # started 1 h to 28 days ago: period ends spread over the next 2 to 31 days
+            anchor = now - timedelta(hours=1 + (i * 7919) % (28 * 24), seconds=i % 3600)
         end = add_months(anchor, 1)
         sid, bid = f"s{i:031x}", f"b{i:031x}"
         start_ts, end_ts = to_ts(anchor), to_ts(end)
@@ -70,18 +72,21 @@ def _rows(n: int, start: int, now: datetime):
     return accounts, subs, buckets, entries
 
 
-def load(path: Path, n: int, now: datetime = NOW, chunk: int = 50_000) -> dict[str, int]:
-    """Create a migrated database at ``path`` with ``n`` accounts; returns row counts."""
+def load(path: Path, n: int, now: datetime = NOW, chunk: int = 50_000, paid: bool = True) -> dict[str, int]:
+    """Create a migrated database at ``path`` with ``n`` accounts; returns row counts.
+    ``paid=False``: Free accounts only (nothing due, ever)."""
     path = Path(path)
     for suffix in ("", "-wal", "-shm"):
         Path(str(path) + suffix).unlink(missing_ok=True)
-    asyncio.run(_migrate(path))
+    # The storage layer's own migrate, on a thread of its own (the caller may be in an event loop).
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, _migrate(path)).result()
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA synchronous = OFF")
     conn.execute("PRAGMA cache_size = -200000")
     conn.execute("BEGIN")
     for start in range(0, n, chunk):
-        accounts, subs, buckets, entries = _rows(min(n, start + chunk), start, now)
+        accounts, subs, buckets, entries = _rows(min(n, start + chunk), start, now, paid)
         conn.executemany(
             "INSERT INTO accounts (id, email, device_id, discord_id, created_at) VALUES (?, ?, ?, ?, ?)", accounts)
         conn.executemany(

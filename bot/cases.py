@@ -18,7 +18,7 @@ core (``case_decided``), so two moderators pressing at once refund once.
 
 from __future__ import annotations
 
-import contextvars
+import asyncio
 import logging
 import re
 from collections import OrderedDict
@@ -28,18 +28,26 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 import locales
+from bot.case_text import (
+    OPEN,
+    case_lines,
+    decided_line,
+    decision_log,
+    decision_reply,
+    rendered_in,
+    told_line,
+)
 from bot.language import bind
-from bot.moderation import NOT_A_MODERATOR, ModChannel, is_moderator, mention, plain, render_lines, send_dm
-from bot.render import Rendered, cut, render_reply, submitted_fields
-from bot.respond import edit_pressed, in_time, send_notice
+from bot.moderation import NOT_A_MODERATOR, ModChannel, is_moderator, send_dm
+from bot.render import Rendered, cut, submitted_fields
+from bot.respond import DEFER_AFTER, edit_pressed, in_time, send_notice
 from core.cases import CaseDesk
 from core.errors import CoreError
 from core.money import Money
-from core.views import AccountView, Case, Invoice
+from core.views import Case, Invoice
 from flows.errors import describe
-from flows.refund import REASON_LABELS, case_ref, charge_data, describe_charge
-from flows.replies import M, Msg, Reply
-from flows.texts import plan_name, start_button
+from flows.refund import case_ref
+from flows.replies import M, Msg
 
 if TYPE_CHECKING:
     from bot.language import LanguagePicker
@@ -48,12 +56,15 @@ log = logging.getLogger(__name__)
 
 CASE_TEMPLATE = re.compile(r"case:(?P<case>[0-9a-f]{32}):(?P<action>approve|deny|close)")
 REASON_MAX = 500
-OPEN = ("open", "draft")
+
+PRESS_AGAIN = M("That took longer than it should. Please press the button again.")
 
 LABELS = {"approve": M("Approve"), "deny": M("Deny"), "close": M("Close")}
-STYLES = {"approve": discord.ButtonStyle.success, "deny": discord.ButtonStyle.danger,
-          "close": discord.ButtonStyle.secondary}
-RECOMMEND = {True: M("approve"), False: M("deny")}
+STYLES = {
+    "approve": discord.ButtonStyle.success,
+    "deny": discord.ButtonStyle.danger,
+    "close": discord.ButtonStyle.secondary,
+}
 
 
 def modal_title(action: str, case: Case) -> Msg:
@@ -72,75 +83,6 @@ def case_custom_id(case_id: str, action: str) -> str:
     return custom_id
 
 
-def rendered_in(lang: str, reply: Reply, flow_id: str | None = None, step: str = "") -> Rendered:
-    """A reply rendered in ``lang`` without changing the language bound for this event
-    (a moderator's answer and the user's DM are in different languages)."""
-
-    def work() -> Rendered:
-        locales.bind_language(lang)
-        return render_reply(reply, flow_id, step)
-
-    return contextvars.copy_context().run(work)
-
-
-# -- what moderators read -------------------------------------------------------------------------
-
-
-def account_lines(account: AccountView, invoices: list[Invoice], catalog) -> list[Msg]:
-    """Plan, period, credits by kind, restrictions, recent invoices: the facts a decision needs."""
-    plan = plan_name(catalog.plan(account.plan))
-    lines = [M("Account: {email}", email=account.email)]
-    if account.status == "free":
-        lines.append(M("Plan: {plan} (no paid subscription)", plan=plan))
-    else:
-        lines.append(M("Plan: {plan}, {status}; period {start} to {end}", plan=plan, status=account.status,
-                       start=account.period_start, end=account.period_end))
-        if account.cancel_at_period_end:
-            lines.append(M("Auto-renew: off (cancelled; access until {date})", date=account.period_end))
-        elif account.next_billing_at and account.next_billing_amount:
-            lines.append(M("Auto-renew: on (next billing {date}, {amount})", date=account.next_billing_at,
-                           amount=account.next_billing_amount))
-        if account.scheduled_change:
-            lines.append(M("Scheduled change: to {plan} on {date}",
-                           plan=plan_name(catalog.plan(account.scheduled_change.plan)),
-                           date=account.scheduled_change.effective_at))
-    c = account.credits
-    lines.append(M("Credits: {free} free today, {subscription} subscription, {topup} top-up (total {total})",
-                   free=c.free_today, subscription=c.subscription, topup=c.topup, total=c.total))
-    if account.restricted:
-        lines.append(M("Restricted by the device limit: {why}", why=plain(account.restriction_reason or "-")))
-    else:
-        lines.append(M("Restrictions: none"))
-    if invoices:
-        lines.append(M("Recent invoices:"))
-        lines += [M("- {invoice}", invoice=describe_charge(charge_data(i), catalog)) for i in invoices]
-    else:
-        lines.append(M("Recent invoices: none"))
-    return lines
-
-
-def case_summary(case: Case) -> Msg:
-    """One line of the queue (/admin cases, /admin lookup)."""
-    if case.kind == "refund":
-        rec = case.recommendation
-        return M("{case} · refund · {user} · {reason} · recommended: {recommendation}", case=case_ref(case.id),
-                 user=mention(case.discord_id), reason=REASON_LABELS.get(case.reason or "", M("Something else")),
-                 recommendation=RECOMMEND[bool(rec and rec.approve)])
-    topic = case.context.get("kind") or case.context.get("topic") or "help"
-    return M("{case} · talk to a moderator · {user} · from: {topic}", case=case_ref(case.id),
-             user=mention(case.discord_id), topic=str(topic))
-
-
-def decided_line(case: Case) -> Msg:
-    who = mention(str(case.decided_by or "").removeprefix("moderator:"))
-    reason = plain(case.decision_reason)
-    if case.status == "approved":
-        return M("Approved by {moderator}. Reason: {reason}", moderator=who, reason=reason)
-    if case.status == "denied":
-        return M("Denied by {moderator}. Reason: {reason}", moderator=who, reason=reason)
-    return M("Closed by {moderator}. Reason: {reason}", moderator=who, reason=reason)
-
-
 @dataclass(frozen=True)
 class Decision:
     case: Case
@@ -149,7 +91,9 @@ class Decision:
 
 
 class CaseBoard:
-    def __init__(self, client: discord.Client, app, picker: LanguagePicker, mod: ModChannel) -> None:
+    def __init__(
+        self, client: discord.Client, app, picker: LanguagePicker, mod: ModChannel
+    ) -> None:
         self.client = client
         self.app = app
         self.core = app.core
@@ -158,48 +102,33 @@ class CaseBoard:
 
     # -- posting ------------------------------------------------------------------------------
 
+    async def _charge(self, case: Case) -> Invoice | None:
+        if not (case.account_id and case.invoice_id):
+            return None
+        recent = await self.core.invoices(case.account_id, limit=25)
+        return next((i for i in recent if i.id == case.invoice_id), None)
+
     async def post_text(self, case: Case) -> str:
-        core, catalog = self.core, self.app.catalog
-        lines: list[Msg] = []
-        invoices: list[Invoice] = await core.invoices(case.account_id, limit=5) if case.account_id else []
-        if case.kind == "refund":
-            lines.append(M("**Refund request {case}** from {user}", case=case_ref(case.id), user=mention(case.discord_id)))
-            charge = next((i for i in await core.invoices(case.account_id, limit=25) if i.id == case.invoice_id), None)
-            if charge:
-                lines.append(M("Charge: {charge}", charge=describe_charge(charge_data(charge), catalog)))
-            lines.append(M("Reason: {reason}", reason=REASON_LABELS.get(case.reason or "", M("Something else"))))
-            if case.details:
-                lines.append(M("Details from the user: {details}", details=plain(case.details)))
-            rec = case.recommendation
-            if rec:
-                lines.append(M("Recommendation: {recommendation}. {grounds}", recommendation=RECOMMEND[rec.approve],
-                               grounds=rec.grounds))
-        else:
-            lines.append(M("**Talk to a moderator {case}** from {user}", case=case_ref(case.id),
-                           user=mention(case.discord_id)))
-            context = case.context
-            if context.get("kind") and context.get("kind") != "help":
-                lines.append(M("Asked from: the {flow} conversation, at step {step}", flow=str(context["kind"]),
-                               step=str(context.get("step", "-"))))
-            if context.get("details"):
-                lines.append(M("Their note: {details}", details=plain(str(context["details"]))))
-        if case.account_id:
-            lines += account_lines(await core.snapshot(case.account_id), invoices, catalog)
-        else:
-            lines.append(M("No product account is linked to this Discord user."))
-        if case.status not in OPEN:
-            lines.append(decided_line(case))
-        return self.mod.text(lines)
+        account = await self.core.snapshot(case.account_id) if case.account_id else None
+        invoices = await self.core.invoices(case.account_id, limit=5) if case.account_id else []
+        charge = await self._charge(case)
+        return self.mod.text(case_lines(case, account, invoices, charge, self.app.catalog))
 
     def view_for(self, case: Case) -> discord.ui.View | None:
         if case.status not in OPEN:
             return None
         actions = ("approve", "deny") if case.kind == "refund" else ("close",)
-        view = discord.ui.View(timeout=None)  # only carries the buttons; clicks come through CaseButton
+        # The view only carries the buttons; clicks come through CaseButton (any process, any time).
+        view = discord.ui.View(timeout=None)
         for action in actions:
             label = locales.render(LABELS[action], self.mod.lang)
-            view.add_item(CaseButton(discord.ui.Button(label=label, style=STYLES[action],
-                                                       custom_id=case_custom_id(case.id, action))))
+            view.add_item(
+                CaseButton(
+                    discord.ui.Button(
+                        label=label, style=STYLES[action], custom_id=case_custom_id(case.id, action)
+                    )
+                )
+            )
         return view
 
     async def announce(self, case: Case) -> None:
@@ -223,13 +152,17 @@ class CaseBoard:
         found = [c for c in await self.core.cases.list("open", limit=500) if c.id.startswith(ref)]
         return found[0] if len(found) == 1 else None
 
-    async def decide(self, case: Case, approve: bool, moderator: int, reason: str, key: str) -> Decision:
+    async def decide(
+        self, case: Case, approve: bool, moderator: int, reason: str, key: str
+    ) -> Decision:
         """The core's decision (CoreError if refused), then the user told, then the mod-log."""
-        decided = await self.core.cases.decide(case.id, approve, key=key, actor=f"moderator:{moderator}", reason=reason)
+        decided = await self.core.cases.decide(
+            case.id, approve, key=key, actor=f"moderator:{moderator}", reason=reason
+        )
         effects = await self._effects(decided)
         told = await self.tell_user(decided, effects) if decided.kind == "refund" else False
         amount = effects.get("money")
-        await self.mod.log(*self._log_lines(decided, moderator, told, amount))
+        await self.mod.log(*decision_log(decided, moderator, told, amount))
         return Decision(decided, told, amount)
 
     async def _effects(self, case: Case) -> dict[str, Any]:
@@ -240,50 +173,22 @@ class CaseBoard:
             receipt = (entry["details"] or {}).get("receipt") or {}
             if entry["action"] == "decide_case" and receipt.get("case") == case.id:
                 if "amount" in receipt and "currency" in receipt:
-                    receipt = {**receipt, "money": Money(receipt["currency"], int(receipt["amount"]))}
+                    receipt = {
+                        **receipt,
+                        "money": Money(receipt["currency"], int(receipt["amount"])),
+                    }
                 return receipt
         return {}
-
-    def _log_lines(self, case: Case, moderator: int, told: bool, amount) -> list[Msg]:
-        who, user, ref = mention(moderator), mention(case.discord_id), case_ref(case.id)
-        reason = plain(case.decision_reason)
-        if case.status == "approved":
-            lines = [M("{moderator} approved refund request {case} for {user} ({amount} refunded). Reason: {reason}",
-                       moderator=who, case=ref, user=user, amount=amount or "-", reason=reason)]
-        elif case.status == "denied":
-            lines = [M("{moderator} denied refund request {case} for {user}. Reason: {reason}",
-                       moderator=who, case=ref, user=user, reason=reason)]
-        else:
-            return [M("{moderator} closed request {case} from {user}. Reason: {reason}",
-                      moderator=who, case=ref, user=user, reason=reason)]
-        lines.append(M("The user was told by DM.") if told else M("The user could not be told: their DMs are closed."))
-        return lines
 
     async def tell_user(self, case: Case, effects: dict[str, Any]) -> bool:
         """The decision in the user's DM, in their language."""
         if not case.discord_id or not case.discord_id.isdigit():
             return False
-        catalog, ref = self.app.catalog, case_ref(case.id)
-        charge = next((i for i in await self.core.invoices(case.account_id, limit=25) if i.id == case.invoice_id), None)
-        what = [M("Charge: {charge}.", charge=describe_charge(charge_data(charge), catalog))] if charge else []
-        if case.status == "approved":
-            lines = [M("Your refund request {case} was approved.", case=ref), *what]
-            if effects.get("money"):
-                lines.append(M("{amount} is being refunded to your payment method.", amount=effects["money"]))
-            if effects.get("subscription_ended"):
-                lines.append(M("As with every refunded subscription charge, your subscription has ended now: its access "
-                               "and remaining subscription credits stopped. Your top-up credits stay."))
-            if effects.get("credits_removed"):
-                lines.append(M("The {n} unspent credits of that top-up were removed.", n=int(effects["credits_removed"])))
-            reply = Reply(tuple(lines), buttons=(start_button("status", M("Show my subscription")),))
-        else:
-            lines = [M("Your refund request {case} was declined.", case=ref), *what,
-                     M("The moderator's reason: {reason}", reason=plain(case.decision_reason, 1000)),
-                     M("Paid periods are generally not refundable. If something is missing from the picture, you can "
-                       "talk to a moderator.")]
-            reply = Reply(tuple(lines), buttons=(start_button("help", M("Talk to a moderator")),))
+        reply = decision_reply(case, effects, await self._charge(case), self.app.catalog)
         lang = await self.picker.for_user(case.discord_id)
-        return await send_dm(self.client, int(case.discord_id), rendered_in(lang, reply)) is not None
+        return (
+            await send_dm(self.client, int(case.discord_id), rendered_in(lang, reply)) is not None
+        )
 
     # -- the buttons and the reason form ------------------------------------------------------------
 
@@ -291,15 +196,30 @@ class CaseBoard:
         return is_moderator(interaction, self.app.settings.moderator_role_ids)
 
     async def on_button(self, interaction: discord.Interaction, case_id: str, action: str) -> None:
-        bind(await self.picker.for_interaction(interaction))
+        """Approve / Deny / Close: the reason form. A modal must be the first answer to the
+        press, so the reads before it are bounded; when they are slow, the moderator is
+        asked to press again (nothing was done)."""
+
+        async def read() -> tuple[str, Case]:
+            return await self.picker.for_interaction(interaction), await self.core.cases.get(
+                case_id
+            )
+
         if not self._moderator(interaction):
+            bind(await self.picker.for_interaction(interaction))
             await send_notice(interaction, locales.render(NOT_A_MODERATOR))
             return
         try:
-            case = await self.core.cases.get(case_id)
-        except CoreError:
-            await send_notice(interaction, locales.render(M("I couldn't find that request any more.")))
+            lang, case = await asyncio.wait_for(read(), DEFER_AFTER)
+        except TimeoutError:
+            await send_notice(interaction, locales.render(PRESS_AGAIN))
             return
+        except CoreError:
+            await send_notice(
+                interaction, locales.render(M("I couldn't find that request any more."))
+            )
+            return
+        bind(lang)
         if case.status not in OPEN:  # decided elsewhere: show it, without the buttons
             await edit_pressed(interaction, Rendered(await self.post_text(case), None))
             return
@@ -308,11 +228,17 @@ class CaseBoard:
     def _reason_modal(self, case: Case, action: str) -> discord.ui.Modal:
         title = locales.render(modal_title(action, case))
         modal = discord.ui.Modal(title=cut(title, 45), custom_id=case_custom_id(case.id, action))
-        modal.add_item(discord.ui.Label(
-            text=cut(locales.render(M("Reason (kept in the audit trail)")), 45),
-            component=discord.ui.TextInput(custom_id="reason", style=discord.TextStyle.paragraph, required=True,
-                                           max_length=REASON_MAX),
-        ))
+        modal.add_item(
+            discord.ui.Label(
+                text=cut(locales.render(M("Reason (kept in the audit trail)")), 45),
+                component=discord.ui.TextInput(
+                    custom_id="reason",
+                    style=discord.TextStyle.paragraph,
+                    required=True,
+                    max_length=REASON_MAX,
+                ),
+            )
+        )
         modal.stop()  # never kept in memory: the submission comes back through on_form_submit
         return modal
 
@@ -327,18 +253,28 @@ class CaseBoard:
             return True
         reason = (submitted_fields(interaction.data or {}).get("reason") or "").strip()
         if not reason:
-            await send_notice(interaction, locales.render(M("A reason is required. Nothing was done.")))
+            await send_notice(
+                interaction, locales.render(M("A reason is required. Nothing was done."))
+            )
             return True
         case_id, action = match["case"], match["action"]
         try:
-            content = await in_time(interaction, self._decide_from_form(interaction, case_id, action, reason),
-                                    thinking=False)
+            content = await in_time(
+                interaction,
+                self._decide_from_form(interaction, case_id, action, reason),
+                thinking=False,
+            )
         except CoreError as err:
             await send_notice(interaction, locales.render(self._refusal(err)))
             return True
         except Exception:
             log.exception("deciding case %s failed", case_id)
-            await send_notice(interaction, locales.render(M("Something went wrong on our side. Please try again in a moment.")))
+            await send_notice(
+                interaction,
+                locales.render(
+                    M("Something went wrong on our side. Please try again in a moment.")
+                ),
+            )
             return True
         if interaction.message is not None:
             await edit_pressed(interaction, Rendered(content, None))
@@ -346,17 +282,26 @@ class CaseBoard:
             await send_notice(interaction, content)
         return True
 
-    async def _decide_from_form(self, interaction: discord.Interaction, case_id: str, action: str, reason: str) -> str:
+    async def _decide_from_form(
+        self, interaction: discord.Interaction, case_id: str, action: str, reason: str
+    ) -> str:
         case = await self.core.cases.get(case_id)
         if case.status in OPEN:
             # Keyed by the submission: another moderator's decision is a different request, refused by the core.
-            decision = await self.decide(case, action == "approve", interaction.user.id, reason,
-                                         key=f"case:{case_id}:{interaction.id}")
+            decision = await self.decide(
+                case,
+                action == "approve",
+                interaction.user.id,
+                reason,
+                key=f"case:{case_id}:{interaction.id}",
+            )
             case = decision.case
-            told = [M("The user was told by DM.") if decision.told else
-                    M("The user could not be told: their DMs are closed.")] if case.kind == "refund" else []
+            lines = [
+                decided_line(case),
+                *([told_line(decision.told)] if case.kind == "refund" else []),
+            ]
             base = interaction.message.content if interaction.message is not None else ""
-            return cut("\n".join([base, *(self.mod.text([line]) for line in (decided_line(case), *told))]).strip(), 2000)
+            return cut(f"{base}\n{self.mod.text(lines)}".strip(), 2000)
         return await self.post_text(case)
 
     def _refusal(self, err: CoreError) -> Msg:
@@ -369,7 +314,9 @@ class CaseButton(discord.ui.DynamicItem[discord.ui.Button], template=CASE_TEMPLA
     """Approve / Deny / Close on a case in the mod channel."""
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /):
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /
+    ):
         return cls(item)
 
     async def callback(self, interaction: discord.Interaction) -> None:

@@ -102,7 +102,7 @@ async def _dispatch(app: App, args: argparse.Namespace) -> int:
     if command in (None, "run"):
         from bot.discord_app import run_discord
 
-        return await run_discord(app)
+        return await run_discord(app, reminder_interval=app.settings.reminder_sweep_seconds)
     if command == "console":
         from bot.console import run_console
 

@@ -12,6 +12,7 @@ import logging
 import discord
 from discord import app_commands
 
+from bot import refunds
 from bot.commands import build_commands
 from bot.components import DYNAMIC_ITEMS
 from bot.flow_ui import FlowUI
@@ -65,9 +66,11 @@ class SupportBot(discord.AutoShardedClient):
         self.tree = app_commands.CommandTree(self)
         for command in build_commands():
             self.tree.add_command(command)
+        # Refund requests, the moderators' case queue and /admin (bot/refunds.py, bot/admin.py).
+        refunds.register(self, app, engine)
 
     async def setup_hook(self) -> None:
-        self.add_dynamic_items(*DYNAMIC_ITEMS)
+        self.add_dynamic_items(*DYNAMIC_ITEMS, *refunds.DYNAMIC_ITEMS)
         await self.tree.set_translator(CatalogTranslator())
         await self.sync_commands()
         self.reminders.start()
@@ -90,8 +93,11 @@ class SupportBot(discord.AutoShardedClient):
     async def on_interaction(self, interaction: discord.Interaction) -> None:
         # Commands and components are dispatched by discord.py; modal submissions come
         # here, because flow modals are never kept in memory (bot/render.build_modal).
-        if interaction.type is discord.InteractionType.modal_submit:
-            await self.flow_ui.on_form_submit(interaction)
+        if (
+            interaction.type is discord.InteractionType.modal_submit
+            and not await self.flow_ui.on_form_submit(interaction)
+        ):
+            await self.case_board.on_form_submit(interaction)  # a case's reason form (bot/cases.py)
 
     async def close(self) -> None:
         await self.reminders.stop()  # first: a sweep in progress still needs Discord for its DMs

@@ -154,7 +154,7 @@ def build_commands() -> list[app_commands.Command]:
 
     @app_commands.command(name=_l(REFUND), description=_l(DESCRIPTION[REFUND]))
     async def refund(interaction: discord.Interaction) -> None:
-        await _ui(interaction).run(interaction, _refund_answer, new_message=True)
+        await interaction.client.refunds.on_command(interaction)  # type: ignore[attr-defined]  # bot/refunds.py
 
     @app_commands.command(name=_l(HELP), description=_l(DESCRIPTION[HELP]))
     async def help_(interaction: discord.Interaction) -> None:
@@ -219,19 +219,6 @@ async def _set_reminders(core: SubscriptionCore, actor: str, enabled: bool) -> S
             M("Link your account with /link first, so I know which subscription to watch."),
         )
     return _answer(actor, on)
-
-
-async def _refund_answer(actor: str) -> Screen:
-    # The refund flow (a case with the core's recommendation, in DMs) is a later issue;
-    # until then a moderator takes the request, and the answer says so plainly.
-    return _answer(
-        actor,
-        M("Refunds are decided by our moderators, who handle them with you in direct messages."),
-        M(
-            "Press the button to reach a moderator, and tell them which charge it is (its date and amount)."
-        ),
-        buttons=(TALK_TO_MODERATOR,),
-    )
 
 
 async def _help_answer(actor: str) -> Screen:

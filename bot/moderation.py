@@ -31,7 +31,9 @@ def is_moderator(interaction: discord.Interaction, moderator_role_ids: tuple[int
     """Manage Server, Administrator, or a moderator role, in the server the interaction came from."""
     if interaction.guild_id is None or not isinstance(interaction.user, discord.Member):
         return False
-    permissions = interaction.permissions  # the member's own, as Discord computed them for this interaction
+    permissions = (
+        interaction.permissions
+    )  # the member's own, as Discord computed them for this interaction
     if permissions.manage_guild or permissions.administrator:
         return True
     member = interaction.user
@@ -70,12 +72,16 @@ class ModChannel:
     def text(self, lines: list[Msg] | tuple[Msg, ...]) -> str:
         return render_lines(lines, self.lang)
 
-    async def post(self, content: str, view: discord.ui.View | None = None) -> discord.Message | None:
+    async def post(
+        self, content: str, view: discord.ui.View | None = None
+    ) -> discord.Message | None:
         """Post to the mod channel; None (logged) when there is none or Discord refuses."""
         if self.channel_id is None:
             return None
         try:
-            channel = self.client.get_channel(self.channel_id) or await self.client.fetch_channel(self.channel_id)
+            channel = self.client.get_channel(self.channel_id) or await self.client.fetch_channel(
+                self.channel_id
+            )
             kwargs = {"view": view} if view is not None else {}
             return await channel.send(content, allowed_mentions=NO_MENTIONS, **kwargs)
         except discord.HTTPException:
@@ -87,7 +93,9 @@ class ModChannel:
         return await self.post(self.text(lines)) is not None
 
 
-async def send_dm(client: discord.Client, user_id: int, rendered: Rendered) -> discord.Message | None:
+async def send_dm(
+    client: discord.Client, user_id: int, rendered: Rendered
+) -> discord.Message | None:
     """A DM from the bot; None when the user does not take DMs from us (code 50007, logged)."""
     try:
         channel = await client.create_dm(discord.Object(user_id))
@@ -98,11 +106,20 @@ async def send_dm(client: discord.Client, user_id: int, rendered: Rendered) -> d
         return None
 
 
-async def answer(interaction: discord.Interaction, content: str, *, view: discord.ui.View | None = None,
-                 ephemeral: bool = True) -> None:
+async def answer(
+    interaction: discord.Interaction,
+    content: str,
+    *,
+    view: discord.ui.View | None = None,
+    ephemeral: bool = True,
+) -> None:
     """The interaction's answer, or a follow-up when it was already acknowledged (deferred)."""
     kwargs = {"view": view} if view is not None else {}
     if interaction.response.is_done():
-        await interaction.followup.send(content, ephemeral=ephemeral, allowed_mentions=NO_MENTIONS, **kwargs)
+        await interaction.followup.send(
+            content, ephemeral=ephemeral, allowed_mentions=NO_MENTIONS, **kwargs
+        )
     else:
-        await interaction.response.send_message(content, ephemeral=ephemeral, allowed_mentions=NO_MENTIONS, **kwargs)
+        await interaction.response.send_message(
+            content, ephemeral=ephemeral, allowed_mentions=NO_MENTIONS, **kwargs
+        )

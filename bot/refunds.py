@@ -24,10 +24,10 @@ import logging
 import re
 
 import discord
-from discord import app_commands
 
 import locales
-from bot.cases import AnnouncingCases, CaseBoard, CaseButton, rendered_in
+from bot.case_text import rendered_in
+from bot.cases import AnnouncingCases, CaseBoard, CaseButton
 from bot.language import LanguagePicker, bind
 from bot.moderation import ModChannel, send_dm
 from bot.render import NO_MENTIONS, Rendered, cut
@@ -40,17 +40,31 @@ log = logging.getLogger(__name__)
 
 RETRY_TEMPLATE = re.compile(r"refund:(?P<flow>[0-9a-f]{32}):retry")
 
-CHECK_DMS = M("I've sent you a direct message about your refund request: please check your DMs, we'll follow up there.")
-DMS_CLOSED = M("I couldn't send you a direct message: your DMs are closed. Allow direct messages from this server's "
-               "members (Privacy settings), then press Retry: your request is kept and continues in your DMs.")
-DMS_CLOSED_ASK_AGAIN = M("I couldn't send you a direct message: your DMs are closed. Allow direct messages from this "
-                         "server's members (Privacy settings), then ask again.")
-STILL_CLOSED = M("Your DMs are still closed, so I couldn't send the message. Allow direct messages from this server's "
-                 "members, then press Retry again.")
-NO_DESK = M("Refunds are handled by our team directly, not through me on this server, so I can't take a refund "
-            "request here. Please contact the team the way this server describes.")
-ALREADY_SENT = M("Your refund request is already with the moderators; I'll tell you their decision in your DMs.")
-RETRY_EXPIRED = M("This refund request has expired. Nothing was sent to the moderators; use /refund to start again.")
+CHECK_DMS = M(
+    "I've sent you a direct message about your refund request: please check your DMs, we'll follow up there."
+)
+DMS_CLOSED = M(
+    "I couldn't send you a direct message: your DMs are closed. Allow direct messages from this server's "
+    "members (Privacy settings), then press Retry: your request is kept and continues in your DMs."
+)
+DMS_CLOSED_ASK_AGAIN = M(
+    "I couldn't send you a direct message: your DMs are closed. Allow direct messages from this "
+    "server's members (Privacy settings), then ask again."
+)
+STILL_CLOSED = M(
+    "Your DMs are still closed, so I couldn't send the message. Allow direct messages from this server's "
+    "members, then press Retry again."
+)
+NO_DESK = M(
+    "Refunds are handled by our team directly, not through me on this server, so I can't take a refund "
+    "request here. Please contact the team the way this server describes."
+)
+ALREADY_SENT = M(
+    "Your refund request is already with the moderators; I'll tell you their decision in your DMs."
+)
+RETRY_EXPIRED = M(
+    "This refund request has expired. Nothing was sent to the moderators; use /refund to start again."
+)
 NOT_YOURS = M("Only the person who asked can use this button.")
 RETRY = M("Retry")
 SOMETHING_WRONG = M("Something went wrong on our side. Please try again in a moment.")
@@ -68,8 +82,14 @@ def text(msg: Msg) -> str:
 
 
 class RefundDesk:
-    def __init__(self, client: discord.Client, app, engine: FlowEngine, picker: LanguagePicker,
-                 board: CaseBoard) -> None:
+    def __init__(
+        self,
+        client: discord.Client,
+        app,
+        engine: FlowEngine,
+        picker: LanguagePicker,
+        board: CaseBoard,
+    ) -> None:
         self.client = client
         self.app = app
         self.engine = engine
@@ -87,7 +107,9 @@ class RefundDesk:
         if not self.has_desk:
             return NO_DESK, None
         screen = await self.engine.start(KIND, str(user_id))
-        sent = await send_dm(self.client, user_id, rendered_in(lang, screen.reply, screen.flow_id, screen.step))
+        sent = await send_dm(
+            self.client, user_id, rendered_in(lang, screen.reply, screen.flow_id, screen.step)
+        )
         if sent is not None:
             return CHECK_DMS, None
         if screen.flow_id is None:  # nothing stored to come back to (e.g. an unlinked account)
@@ -96,8 +118,15 @@ class RefundDesk:
 
     def retry_view(self, flow_id: str) -> discord.ui.View:
         view = discord.ui.View(timeout=None)  # carries the button; clicks come through RetryButton
-        view.add_item(RetryButton(discord.ui.Button(label=cut(text(RETRY), 80), style=discord.ButtonStyle.primary,
-                                                    custom_id=retry_custom_id(flow_id))))
+        view.add_item(
+            RetryButton(
+                discord.ui.Button(
+                    label=cut(text(RETRY), 80),
+                    style=discord.ButtonStyle.primary,
+                    custom_id=retry_custom_id(flow_id),
+                )
+            )
+        )
         return view
 
     async def on_command(self, interaction: discord.Interaction) -> None:
@@ -122,15 +151,21 @@ class RefundDesk:
         """A message recognised as a refund request, in the language bound for it: a public
         reply that says only where to look (nothing about the account), and the DM."""
         lang = locales.current_language()
-        if message.guild is None and self.has_desk:  # asked in the DM itself: the intake starts right here
+        if (
+            message.guild is None and self.has_desk
+        ):  # asked in the DM itself: the intake starts right here
             screen = await self.engine.start(KIND, str(message.author.id))
             rendered = rendered_in(lang, screen.reply, screen.flow_id, screen.step)
             kwargs = {"view": rendered.view} if rendered.view is not None else {}
-            await message.reply(rendered.content, allowed_mentions=NO_MENTIONS, mention_author=False, **kwargs)
+            await message.reply(
+                rendered.content, allowed_mentions=NO_MENTIONS, mention_author=False, **kwargs
+            )
             return
         said, view = await self._request(message.author.id, lang)
         kwargs = {"view": view} if view is not None else {}
-        await message.reply(text(said), allowed_mentions=NO_MENTIONS, mention_author=False, **kwargs)
+        await message.reply(
+            text(said), allowed_mentions=NO_MENTIONS, mention_author=False, **kwargs
+        )
 
     # -- Retry ------------------------------------------------------------------------------------
 
@@ -151,8 +186,11 @@ class RefundDesk:
             if screen.notice:
                 return lang, RETRY_EXPIRED, False
             # The intake as it stands (the same flow: nothing starts over, nothing is duplicated).
-            sent = await send_dm(self.client, interaction.user.id,
-                                 rendered_in(lang, screen.reply, screen.flow_id, screen.step))
+            sent = await send_dm(
+                self.client,
+                interaction.user.id,
+                rendered_in(lang, screen.reply, screen.flow_id, screen.step),
+            )
             return (lang, CHECK_DMS, True) if sent is not None else (lang, STILL_CLOSED, False)
 
         try:
@@ -171,7 +209,9 @@ class RetryButton(discord.ui.DynamicItem[discord.ui.Button], template=RETRY_TEMP
     """Retry on the "your DMs are closed" notice: sends the owner's refund intake by DM again."""
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /):
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /
+    ):
         return cls(item)
 
     async def callback(self, interaction: discord.Interaction) -> None:
@@ -182,38 +222,28 @@ class RetryButton(discord.ui.DynamicItem[discord.ui.Button], template=RETRY_TEMP
 DYNAMIC_ITEMS = (RetryButton, CaseButton)
 
 
-def refund_command(desk: RefundDesk) -> app_commands.Command:
-    from bot.commands import REFUND  # the name and description the adapter declares
-
-    async def refund(interaction: discord.Interaction) -> None:
-        await desk.on_command(interaction)
-
-    return app_commands.Command(name=app_commands.locale_str(REFUND[0].msgid),
-                                description=app_commands.locale_str(REFUND[1].msgid), callback=refund)
-
-
 def register(bot, app, engine: FlowEngine) -> RefundDesk:
-    """Wire refunds, the case queue and /admin into ``bot``; call once from setup_hook, before syncing.
+    """Wire refunds, the case queue and /admin into ``bot``: one call from the client, before
+    the commands are synced (the client adds ``DYNAMIC_ITEMS`` in its setup_hook).
 
-    Sets ``bot.refunds`` (RefundDesk) and ``bot.case_board`` (CaseBoard), adds the /admin
-    group and the dynamic items, replaces the core's case desk with one that posts each new
-    case to MOD_CHANNEL_ID, and installs the real /refund. The adapter routes a support
-    message recognised as ``refund`` to ``bot.refunds.on_message`` and a submitted modal to
-    ``bot.case_board.on_form_submit``.
+    Sets ``bot.refunds`` (RefundDesk: /refund and support messages recognised as ``refund``)
+    and ``bot.case_board`` (CaseBoard: the case buttons' reason forms, ``on_form_submit``),
+    adds the /admin group, and has the core's case desk post each new case to MOD_CHANNEL_ID.
     """
     from bot.admin import build_admin
 
     settings = app.settings
     picker = LanguagePicker(app.core, settings.default_locale)
-    board = CaseBoard(bot, app, picker, ModChannel(bot, settings.mod_channel_id, settings.default_locale))
+    board = CaseBoard(
+        bot, app, picker, ModChannel(bot, settings.mod_channel_id, settings.default_locale)
+    )
     desk = RefundDesk(bot, app, engine, picker, board)
     bot.refunds, bot.case_board = desk, board
-    if not isinstance(app.core.cases, AnnouncingCases):
-        app.core.cases = AnnouncingCases(app.core, board.announce)
+    if isinstance(app.core.cases, AnnouncingCases):
+        app.core.cases._announce = (
+            board.announce
+        )  # a new bot on the same App (tests): the newest posts
     else:
-        app.core.cases._announce = board.announce  # a second bot on the same App (tests): the newest posts
-    bot.add_dynamic_items(*DYNAMIC_ITEMS)
-    bot.tree.remove_command("refund")
-    bot.tree.add_command(refund_command(desk))
+        app.core.cases = AnnouncingCases(app.core, board.announce)
     bot.tree.add_command(build_admin(app, board))
     return desk

@@ -25,7 +25,7 @@ class SettingsError(Exception):
 
 @dataclass(frozen=True)
 class Settings:
-    discord_token: str | None = None
+    discord_token: str | None = field(default=None, repr=False)  # never printed
     database_url: str = "sqlite:///data/bot.db"
     support_channel_ids: tuple[int, ...] = ()
     moderator_role_ids: tuple[int, ...] = ()
@@ -42,6 +42,7 @@ class Settings:
     log_level: str = "INFO"
     payment_simulation: str = "ok"
     discord_api_base: str | None = None
+    reminder_sweep_seconds: int = 300
     extra: dict = field(default_factory=dict)
 
 
@@ -140,4 +141,5 @@ def load_settings(env: dict[str, str] | None = None, env_file: str | Path = ".en
         log_level=log_level,
         payment_simulation=payment,
         discord_api_base=(get("DISCORD_API_BASE") or "").strip() or None,
+        reminder_sweep_seconds=_int("REMINDER_SWEEP_SECONDS", get("REMINDER_SWEEP_SECONDS"), 300, minimum=5, maximum=86400),
     )

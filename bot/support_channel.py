@@ -88,7 +88,13 @@ class SupportChannels:
             intent = locales.recognise_intent(text, lang)
             if intent == "none" or not self.rate_limit.allow(message.author.id):
                 return
-            screen = await self.engine.answer(intent, str(message.author.id))
+            if intent == "refund":  # refunds go to DMs (bot/refunds.py)
+                await self.client.refunds.on_message(message)
+                return
+            # In a server the answer is public: the rule only, no account facts; each
+            # presser of its buttons sees their own, ephemerally. A DM may be personal.
+            personal = message.guild is None
+            screen = await self.engine.answer(intent, str(message.author.id), personal=personal)
             rendered = render_reply(screen.reply, screen.flow_id, screen.step)
             kwargs = {"view": rendered.view} if rendered.view is not None else {}
             await message.reply(

@@ -4,11 +4,16 @@ Written as a support agent would answer: the rule in plain words with the
 catalog's real numbers, then what it means for this user when their account
 is linked, then a button that starts the matching flow. One screen, never a
 stored flow: every button here starts one.
+
+A public answer (``personal=False``, a server channel) never carries the
+asker's account facts: everyone can read it. Its buttons start flows that
+show each presser their own account, privately.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 
 from core.plans import FREE
@@ -174,6 +179,26 @@ def _status(facts: Facts, now: datetime) -> Reply:
     return status_reply(facts) if facts.account else not_linked("status")
 
 
+def _credits_missing_in_public(facts: Facts, now: datetime) -> Reply:
+    lines = (
+        M("Accounts on the Free plan get {n} free credits a day. When they don't arrive, it is one of these:",
+          n=_daily(facts)),
+        M("The account is on a paid plan, which gets its allowance each period instead."),
+        M("Today's free credits were already used; new ones arrive at midnight UTC."),
+        M("The account was created on a device that already has the most accounts allowed, so it gets no daily free "
+          "credits (a moderator can review this)."),
+        M("The Discord account is not linked to a product account yet: use /link CODE."),
+        M("Check your credits to see which one applies to you; only you will see the answer."),
+    )
+    return Reply(lines, buttons=(start_button("credits", M("Check my credits"), "primary"),), final=True)
+
+
+def _status_in_public(facts: Facts, now: datetime) -> Reply:
+    lines = (M("You can see your plan, your next billing date and your credits with the button below; only you will "
+               "see them."),)
+    return Reply(lines, buttons=(start_button("status", M("Show my subscription"), "primary"),), final=True)
+
+
 def _none(facts: Facts, now: datetime) -> Reply:
     lines = (M("I can help with your subscription: your plan and billing, cancelling or resuming, changing plan, "
                "buying credits, and missing credits."),)
@@ -199,7 +224,17 @@ ANSWERS: dict[str, Callable[[Facts, datetime], Reply]] = {
 }
 
 
-def answer_reply(intent: str, facts: Facts, now: datetime) -> Reply:
+# Where the general rule alone would not help, a public answer of its own.
+IN_PUBLIC: dict[str, Callable[[Facts, datetime], Reply]] = {
+    "credits_missing": _credits_missing_in_public,
+    "status": _status_in_public,
+}
+
+
+def answer_reply(intent: str, facts: Facts, now: datetime, personal: bool = True) -> Reply:
+    """``personal=False``: nothing about the asker is said, whatever ``facts.account`` holds."""
     if intent not in ANSWERS:
         raise ValueError(f"unknown intent {intent!r}")
+    if not personal:
+        return IN_PUBLIC.get(intent, ANSWERS[intent])(replace(facts, account=None), now)
     return ANSWERS[intent](facts, now)

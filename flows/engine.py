@@ -202,11 +202,12 @@ class FlowEngine:
             return await self._lost(flow_id, press, reply, turn.mutated)
         return Screen(flow.id, flow.kind, stored.step, reply, flow.owner, notice=notice)
 
-    async def answer(self, intent: str, owner: str) -> Screen:
-        """The support-channel answer to a recognised question, personalised when the user is linked."""
+    async def answer(self, intent: str, owner: str, personal: bool = True) -> Screen:
+        """The answer to a recognised question. ``personal``: with the asker's own account facts (a DM);
+        without, for a public channel: the rule, and buttons that show each presser their own."""
         owner = str(owner)
-        account = await self.core.account_for_discord(owner)
-        reply = answer_reply(intent, self._facts(account), self.core.clock.now())
+        account = await self.core.account_for_discord(owner) if personal else None
+        reply = answer_reply(intent, self._facts(account), self.core.clock.now(), personal)
         return Screen(None, "answer", intent, reply, owner)
 
     async def purge_expired(self, older_than: timedelta = timedelta(days=7)) -> int:
@@ -236,7 +237,8 @@ class FlowEngine:
         return replace(state, data=data, expires_at=expires)
 
     def _notice(self, flow: FlowState, reply: Reply) -> Screen:
-        return Screen(flow.id, flow.kind, flow.step, reply, flow.owner, notice=True)
+        # A notice never carries the receipt flag: the one receipt DM went with the result itself.
+        return Screen(flow.id, flow.kind, flow.step, replace(reply, receipt=False), flow.owner, notice=True)
 
     async def _lost(self, flow_id: str, press: list[str], reply: Reply, mutated: bool) -> Screen:
         """Our result lost the race to be stored: show it anyway if the same press won or ours changed the account."""

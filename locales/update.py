@@ -86,7 +86,8 @@ def fill_english() -> None:
     catalog = read_catalog(path, "en")
     changed = False
     for message in catalog:
-        if not message.id or (message.string and all(message.string)):
+        # A fuzzy entry holds a guess from a similar msgid: for the source language, that is wrong.
+        if not message.id or (message.string and all(message.string) and not message.fuzzy):
             continue
         message.string = tuple(message.id) if isinstance(message.id, tuple) else message.id
         message.flags.discard("fuzzy")

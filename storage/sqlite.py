@@ -32,14 +32,16 @@ class SqliteTx:
         cursor = await self._conn.execute(sql, params)
         return cursor.rowcount
 
+    # aiosqlite runs each call in its own thread and hands the result back to the event
+    # loop; that hand-off, not SQLite, is most of a statement's cost. A cursor costs three
+    # (execute, fetch, close), ``execute_fetchall`` one. Our fetchone queries look up one
+    # row by key, so reading all their rows costs nothing more (BENCHMARKS.md, core).
     async def fetchone(self, sql: str, *params: Any) -> dict[str, Any] | None:
-        async with self._conn.execute(sql, params) as cursor:
-            row = await cursor.fetchone()
-        return dict(row) if row is not None else None
+        found = await self._conn.execute_fetchall(sql, params)
+        return dict(found[0]) if found else None
 
     async def fetchall(self, sql: str, *params: Any) -> list[dict[str, Any]]:
-        async with self._conn.execute(sql, params) as cursor:
-            return [dict(r) for r in await cursor.fetchall()]
+        return [dict(r) for r in await self._conn.execute_fetchall(sql, params)]
 
     async def lock_account(self, account_id: str) -> None:
         # BEGIN IMMEDIATE already holds the database's single write lock.

@@ -34,36 +34,37 @@ class World:
 
     @classmethod
     async def open(cls, core: SubscriptionCore, keys: Keys, plan: str = "plus", topup: str | None = "credits_500",
-                   owner: str = OWNER, device: str | None = None) -> "World":
+                   owner: str = OWNER, device: str | None = None) -> World:
         account = await core.create_account(f"{owner}@example.com", key=keys("signup"), discord_id=owner, plan=plan,
                                             device_id=device)
         if topup:
             await core.buy_topup(account.account_id, topup, key=keys("topup"))
         return cls(core, FlowEngine(core, TIMEOUT), account.account_id, owner)
 
-    def restarted(self) -> "World":
+    def restarted(self) -> World:
         """A new engine on the same database, as after a bot restart or in another process."""
         return World(self.core, FlowEngine(self.core, TIMEOUT), self.account_id, self.owner)
 
     async def start(self, kind: str) -> Screen:
-        return await self.engine.start(kind, self.owner)
+        return checked(await self.engine.start(kind, self.owner))
 
     async def press(self, screen: Screen, action: str, *, actor: str | None = None) -> Screen:
         """Press the button with this action on ``screen`` (it must be there)."""
         assert action in actions(screen), f"no {action!r} button on {screen.step}: {actions(screen)}"
         if action.startswith("start:"):
-            return await self.engine.start(action.removeprefix("start:"), actor or self.owner)
-        return await self.engine.handle(screen.flow_id, screen.step, actor or self.owner, action)
+            return checked(await self.engine.start(action.removeprefix("start:"), actor or self.owner))
+        return checked(await self.engine.handle(screen.flow_id, screen.step, actor or self.owner, action))
 
     async def choose(self, screen: Screen, value: str, *, actor: str | None = None) -> Screen:
         select = screen.reply.select
         assert select is not None and value in [o.value for o in select.options], f"cannot choose {value!r}"
-        return await self.engine.handle(screen.flow_id, screen.step, actor or self.owner, select.action, value=value)
+        return checked(await self.engine.handle(screen.flow_id, screen.step, actor or self.owner, select.action,
+                                                value=value))
 
     async def submit(self, screen: Screen, **fields: str) -> Screen:
         form = screen.reply.form
         assert form is not None, f"no form on {screen.step}"
-        return await self.engine.handle(screen.flow_id, screen.step, self.owner, form.action, fields=fields)
+        return checked(await self.engine.handle(screen.flow_id, screen.step, self.owner, form.action, fields=fields))
 
     async def what_the_core_holds(self) -> tuple[AccountView, dict[str, int]]:
         account = await self.core.snapshot(self.account_id)  # first: a read settles what fell due
@@ -72,6 +73,20 @@ class World:
 
     async def invoices(self) -> list:
         return await self.core.invoices(self.account_id, limit=100)
+
+
+def checked(screen: Screen) -> Screen:
+    """What the Discord adapter relies on (/work/notes/flow_api.md), for every screen a test sees."""
+    reply = screen.reply
+    controls = [b.action for b in reply.buttons] + [c.action for c in (reply.select, reply.form) if c]
+    assert len(controls) == len(set(controls)), f"two controls share an action: {controls}"
+    for action in controls:
+        assert action.startswith("start:") or ":" not in action, action
+        assert len(action) <= 24 and len(screen.step) <= 24, (screen.step, action)
+    if screen.flow_id is None or reply.final:  # nothing to route back to: only buttons that start flows
+        assert reply.select is None and reply.form is None, screen.step
+        assert all(b.action.startswith("start:") for b in reply.buttons), (screen.step, controls)
+    return screen
 
 
 def text(screen: Screen) -> str:

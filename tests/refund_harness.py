@@ -14,8 +14,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import pytest
-
 from tests.bot_harness import Harness
 from tests.discord_double import DiscordDouble, InteractionHandle
 
@@ -25,60 +23,8 @@ ROLE_MODERATOR = 3011  # has only a MODERATOR_ROLE_IDS role, no Manage Server
 MANAGE_GUILD = 1 << 5
 
 
-def wire_if_needed(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Until the adapter's client calls ``bot.refunds.register`` itself, do it for the test."""
-    import inspect
-
-    from bot import client as client_module
-    from bot import support_channel
-
-    if "refunds" in inspect.getsource(client_module):
-        return
-    import locales
-    from bot.language import bind
-    from bot.refunds import register
-    from bot.render import NO_MENTIONS, render_reply
-
-    SupportBot = client_module.SupportBot
-    original_setup, original_interaction = SupportBot.setup_hook, SupportBot.on_interaction
-
-    async def setup_hook(self) -> None:
-        register(self, self.app, self.engine)
-        await original_setup(self)
-
-    async def on_interaction(self, interaction) -> None:
-        import discord
-
-        if interaction.type is discord.InteractionType.modal_submit and await self.case_board.on_form_submit(interaction):
-            return
-        await original_interaction(self, interaction)
-
-    async def on_message(self, message) -> None:
-        if not self.addressed(message):
-            return
-        text = self.question_text(message)
-        if not text:
-            return
-        lang = bind(await self.picker.for_message(message, text))
-        intent = locales.recognise_intent(text, lang)
-        if intent == "none" or not self.rate_limit.allow(message.author.id):
-            return
-        if intent == "refund":
-            await self.client.refunds.on_message(message)
-            return
-        screen = await self.engine.answer(intent, str(message.author.id))
-        rendered = render_reply(screen.reply, screen.flow_id, screen.step)
-        kwargs = {"view": rendered.view} if rendered.view is not None else {}
-        await message.reply(rendered.content, allowed_mentions=NO_MENTIONS, mention_author=False, **kwargs)
-
-    monkeypatch.setattr(SupportBot, "setup_hook", setup_hook)
-    monkeypatch.setattr(SupportBot, "on_interaction", on_interaction)
-    monkeypatch.setattr(support_channel.SupportChannels, "on_message", on_message)
-
-
 @asynccontextmanager
-async def moderated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **env: str) -> AsyncIterator[Harness]:
-    wire_if_needed(monkeypatch)
+async def moderated(tmp_path: Path, **env: str) -> AsyncIterator[Harness]:
     env.setdefault("MOD_CHANNEL_ID", str(MODS))
     async with Harness.open(tmp_path, **env) as h:
         if env["MOD_CHANNEL_ID"]:

@@ -15,6 +15,7 @@ import pytest
 import bot.respond
 import locales
 from bot.discord_app import run_discord
+from bot.refunds import NO_DESK
 from bot.settings import SettingsError
 from tests.bot_harness import (
     ALICE,
@@ -102,6 +103,7 @@ async def test_commands_are_synced_and_localised_from_the_catalogs(h, monkeypatc
             "language",
             "reminders",
             "help",
+            "admin",  # the moderators' group (tests/test_admin_e2e.py)
         ]
     )
     assert synced["cancel"]["name_localizations"] == {"de": "kündigen"}
@@ -268,6 +270,22 @@ async def test_support_question_gets_an_answer_whose_button_starts_the_pressers_
     assert in_dm.button(custom_id="s:cancel")
 
 
+async def test_public_answers_carry_no_account_facts_but_a_dm_answer_may(h):
+    await h.account(ALICE)
+    await h.start_bot()
+    await h.double.say(ALICE, "support", "when does my plan renew?")
+    public = await h.double.next_message("support")
+    assert "$19.99" not in public.content and "December 1" not in public.content
+    mine = await h.press(ALICE, public, public.components[0]["components"][0]["label"])
+    assert (
+        mine.ephemeral and "Plus" in mine.content
+    )  # the presser's own facts, for the presser alone
+
+    await h.double.say(ALICE, h.double.dm_channel(ALICE), "when does my plan renew?")
+    private = await h.double.next_message(dm_of=ALICE)
+    assert "Next billing: December 1, 2026" in private.content and "$19.99" in private.content
+
+
 async def test_small_talk_other_bots_and_unaddressed_messages_get_silence(h):
     await h.start_bot()
     h.double.add_user(4000, "otherbot")
@@ -354,7 +372,8 @@ async def test_link_refund_and_help(h):
     assert (await h.view(CAROL)).plan == "basic"
 
     refund = await h.command(CAROL, "refund")
-    assert "moderators" in refund.content and labels(refund) == ["Talk to a moderator"]
+    # No MOD_CHANNEL_ID here, so no refund desk (tests/test_refunds_e2e.py has one).
+    assert refund.ephemeral and refund.content == locales.render(NO_DESK, "de") and labels(refund) == []
     help_ = await h.command(CAROL, "help")
     assert "/cancel:" in help_.content and "/reminders:" in help_.content
 

@@ -18,6 +18,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from core.clock import to_ts
 from core.errors import CODES, CoreError
 from core.service import CANCEL_REASONS
+from core.views import Case
 from tests.conftest import TABLES, make_core
 
 PAID = ("basic", "plus", "pro")
@@ -164,7 +165,7 @@ class CoreMachine(RuleBasedStateMachine):
     def read(self, i):
         self.run(self.core.snapshot(self.account(i)))
 
-    @rule(mode=st.sampled_from(MODES))
+    @rule(mode=st.sampled_from(MODES + ("ok", "ok", "ok")))  # mostly back to a working card
     def payments(self, mode):
         self.core.payments.mode = mode
 
@@ -175,7 +176,10 @@ class CoreMachine(RuleBasedStateMachine):
         what, call, key, first = self.done[pick % len(self.done)]
         before = self.counts()
         again = self.run(call(key))
-        assert again == first, what
+        if isinstance(first, Case):  # a case call answers with the case as it is now: the same case
+            assert again.id == first.id, what
+        else:
+            assert again == first, what
         assert self.counts() == before, f"replaying {what} wrote rows"
 
     # ----- invariants (read from the database directly) -------------------------------------
@@ -248,7 +252,7 @@ class CoreMachine(RuleBasedStateMachine):
 
 TestCoreMachine = CoreMachine.TestCase
 TestCoreMachine.settings = settings(
-    max_examples=40, stateful_step_count=25, deadline=None, derandomize=True,
+    max_examples=50, stateful_step_count=30, deadline=None, derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 

@@ -96,3 +96,25 @@ async def test_refund_gets_a_short_answer_and_a_moderator(core, key) -> None:
 async def test_status_is_the_subscription_screen(core, key) -> None:
     w = await World.open(core, key, plan="plus")
     assert text(await w.engine.answer("status", w.owner)) == text(await w.start("status"))
+
+
+@pytest.mark.parametrize("intent", INTENTS)
+async def test_a_public_answer_says_nothing_about_the_asker(core, key, intent) -> None:
+    cancelled = await World.open(core, key, plan="plus", owner="21")
+    await core.cancel(cancelled.account_id, "other", key=key())
+    on_free = await World.open(core, key, plan="free", topup=None, owner="22")
+    answers = [await cancelled.engine.answer(intent, asker, personal=False) for asker in ("21", "22", "unlinked-23")]
+    # The same words whoever asks: nothing in them is about the asker.
+    assert len({(text(a), tuple(actions(a))) for a in answers}) == 1
+    assert all(a.startswith("start:") for a in actions(answers[0]))
+    if intent == "cancel":  # what the asker would have given away in public
+        assert "already cancelled" in text(await on_free.engine.answer(intent, "21"))
+        assert "already cancelled" not in text(answers[0])
+
+
+async def test_in_public_missing_credits_lists_the_causes_and_status_points_to_the_private_screen(core, key) -> None:
+    w = await World.open(core, key, plan="free")
+    missing = await w.engine.answer("credits_missing", w.owner, personal=False)
+    assert "When they don't arrive, it is one of these:" in text(missing) and actions(missing) == ["start:credits"]
+    status = await w.engine.answer("status", w.owner, personal=False)
+    assert "only you will see them" in text(status) and actions(status) == ["start:status"]

@@ -16,7 +16,7 @@ async def test_choose_a_bundle_confirm_and_see_the_new_balance(core, key) -> Non
     assert "Top-up credits never expire, and they stay when you cancel or change plan." in text(screen)
     assert "Your balance now: 1,500 credits, of which 0 are top-up credits." in text(screen)
     assert options(screen) == ["credits_500", "credits_2000", "credits_5000"]
-    assert [o.label.args["price"] for o in screen.reply.select.options][0] == Money("USD", 499)
+    assert screen.reply.select.options[0].label.args["price"] == Money("USD", 499)  # a Money, formatted per language
 
     screen = await w.choose(screen, "credits_2000")
     assert "Buy 2,000 credits for $17.99? You're charged now." in text(screen)

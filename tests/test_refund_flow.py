@@ -6,7 +6,7 @@ charged, the user cancels an hour later, and asks for the money back.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -21,7 +21,7 @@ from flows.machine import HOLD_UNTIL, Event, Facts, FlowState, Stale
 from flows.replies import Reply
 from tests.conftest import HOUR, make_core, shipped_catalog
 
-NOW = datetime(2026, 2, 1, 13, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 2, 1, 13, 0, tzinfo=UTC)
 USER = "4242"
 
 
@@ -76,7 +76,7 @@ def test_only_refundable_charges_are_offered_newest_first():
 
 
 def test_no_refundable_charge_ends_with_a_way_to_a_person():
-    state, out = run(fresh(), refund.CHARGES, result=[invoice("r1", "refund", -999, NOW)])
+    _, out = run(fresh(), refund.CHARGES, result=[invoice("r1", "refund", -999, NOW)])
     [reply] = out
     assert reply.final and [b.action for b in reply.buttons] == ["start:help"]
 

@@ -14,7 +14,15 @@ import locales
 from bot.refunds import CHECK_DMS, DMS_CLOSED, NO_DESK, STILL_CLOSED
 from flows.refund import charge_data, describe_charge
 from flows.replies import M
-from tests.bot_harness import ALICE, BOB, SUPPORT, Harness, labels, mentions_off_everywhere, select_of
+from tests.bot_harness import (
+    ALICE,
+    BOB,
+    SUPPORT,
+    Harness,
+    labels,
+    mentions_off_everywhere,
+    select_of,
+)
 from tests.discord_double import DoubleTimeout, Message, ShownModal
 from tests.refund_harness import MODERATOR, MODS, moderated
 
@@ -24,8 +32,8 @@ HOUR = timedelta(hours=1)
 
 
 @pytest.fixture
-async def h(tmp_path, monkeypatch):
-    async with moderated(tmp_path, monkeypatch) as harness:
+async def h(tmp_path):
+    async with moderated(tmp_path) as harness:
         yield harness
         assert mentions_off_everywhere(harness.double) == []
         assert harness.double.unhandled_requests == []
@@ -49,6 +57,7 @@ async def renewed_then_cancelled(h: Harness, user: int = ALICE) -> str:
     offer = await h.press(user, await h.choose(user, reasons, "not_using"), "Skip")
     confirm = await h.press(user, offer, "Continue to cancel")
     assert (await h.press(user, confirm, "Cancel renewal")).content.startswith("Auto-renewal cancelled.")
+    assert (await h.double.next_message(dm_of=user)).content.startswith("Auto-renewal cancelled.")  # the receipt
     [renewal] = [i for i in await h.app.core.invoices(account.account_id) if i.kind == "renewal"]
     return renewal.id
 
@@ -95,7 +104,7 @@ async def test_charged_before_cancelling_refund_approved_end_to_end(h):
 
     post = await h.double.next_message(MODS)
     assert f"Refund request #{case.id[:8]}" in post.content and f"<@{ALICE}>" in post.content
-    assert ("Recommendation: approve. renewal charged 1 h before the cancellation, 0 credits used since: "
+    assert ("Recommendation: approve. Grounds: renewal charged 1 h before the cancellation, 0 credits used since: "
             "eligible under the error rule") in post.content
     assert "Renewal of Plus · $19.99" in post.content
     assert "Auto-renew: off" in post.content and "500 top-up" in post.content and "Restrictions: none" in post.content
@@ -207,7 +216,7 @@ async def test_a_persian_speakers_refund_runs_in_persian(h):
     reasons = await h.choose(ALICE, dm, renewal)  # a press in the DM: the language is remembered
     assert locales.render(M("What happened? Choose the reason that fits best."), "fa") in reasons.content
     details = await h.choose(ALICE, reasons, "charged_before_cancel")
-    done = await h.press(ALICE, details, "Send without details")
+    done = await h.press(ALICE, details, locales.render(M("Send without details"), "fa"))
     [case] = await h.app.core.cases.list()
     assert done.content.startswith(locales.render(M("Your refund request {case} is with the moderators.",
                                                     case=f"#{case.id[:8]}"), "fa"))
@@ -220,8 +229,8 @@ async def test_a_persian_speakers_refund_runs_in_persian(h):
                                                     case=f"#{case.id[:8]}"), "fa"))
 
 
-async def test_without_a_mod_channel_refunds_are_refused_and_no_case_is_made(tmp_path, monkeypatch):
-    async with moderated(tmp_path, monkeypatch, MOD_CHANNEL_ID="") as h:
+async def test_without_a_mod_channel_refunds_are_refused_and_no_case_is_made(tmp_path):
+    async with moderated(tmp_path, MOD_CHANNEL_ID="") as h:
         await h.account(ALICE)
         await h.start_bot()
         reply = await h.command(ALICE, "refund")

@@ -1,0 +1,137 @@
+"""Bot processes against the local Discord double (tests/discord_double), for the
+memory and interaction benchmarks.
+
+The double runs in the benchmark's own process and event loop; each bot is a separate
+OS process, started as production starts it (``python -m bot run`` with its settings in
+the environment, DISCORD_API_BASE pointing at the double) or, for baselines,
+``bench/baseline_bot.py`` (bare discord.py). Processes are stopped with SIGTERM (then
+SIGKILL after a grace period), by their own pid.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import AsyncIterator
+
+from common import BENCH, PYTHON, ROOT, median, proc_status
+
+from tests.discord_double import DiscordDouble
+
+TOKEN = "bench-token-0123456789abcdefghij"  # bot/settings wants a token-shaped value
+APP_ID = 1_300_000_000_000_000_001
+GUILD_ID = 1_300_000_000_000_000_100
+SUPPORT_CHANNEL = 1_300_000_000_000_000_201
+
+
+async def start_double() -> DiscordDouble:
+    return await DiscordDouble.start(
+        app_id=APP_ID, guild_id=GUILD_ID, channels=["general", ("support", SUPPORT_CHANNEL)], token=TOKEN,
+        timeout=30.0,
+    )
+
+
+def bot_env(double: DiscordDouble, database_url: str, **extra: str) -> dict[str, str]:
+    """The shipped defaults, plus what a deployment must set (token, database, channels)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "DATABASE_", "BENCH_"))}
+    env.update({
+        "PYTHONPATH": str(ROOT),
+        "DISCORD_TOKEN": TOKEN,
+        "DISCORD_API_BASE": double.api_base,
+        "DATABASE_URL": database_url,
+        "SUPPORT_CHANNEL_IDS": str(SUPPORT_CHANNEL),
+        "CLOCK": "system",
+        "LOG_LEVEL": "WARNING",
+        **extra,
+    })
+    return env
+
+
+@dataclass
+class BotProcess:
+    name: str
+    process: asyncio.subprocess.Process
+    log: Path
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def rss_mb(self) -> float:
+        return proc_status(self.pid)["VmRSS"] / 1024
+
+    def hwm_mb(self) -> float:
+        return proc_status(self.pid)["VmHWM"] / 1024
+
+    async def sample_rss(self, samples: int = 5, every: float = 0.5) -> float:
+        found = []
+        for _ in range(samples):
+            found.append(self.rss_mb())
+            await asyncio.sleep(every)
+        return median(found)
+
+    async def stop(self, grace: float = 15.0) -> int | None:
+        if self.process.returncode is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(self.process.wait(), grace)
+            except TimeoutError:
+                self.process.kill()
+                await self.process.wait()
+        return self.process.returncode
+
+
+async def launch(name: str, argv: list[str], env: dict[str, str], cwd: Path, log_dir: Path) -> BotProcess:
+    log = log_dir / f"{name}.log"
+    handle = open(log, "wb")
+    process = await asyncio.create_subprocess_exec(
+        PYTHON, *argv, cwd=cwd, env=env, stdout=handle, stderr=asyncio.subprocess.STDOUT,
+    )
+    handle.close()
+    return BotProcess(name, process, log)
+
+
+async def launch_bot(double: DiscordDouble, database_url: str, work: Path, name: str = "bot", **extra: str) -> BotProcess:
+    """The real bot: ``python -m bot run``, from a directory without a .env file."""
+    return await launch(name, ["-m", "bot", "run"], bot_env(double, database_url, **extra), work, work)
+
+
+async def launch_baseline(double: DiscordDouble, mode: str, work: Path, name: str = "baseline") -> BotProcess:
+    env = bot_env(double, "sqlite:///unused.db")
+    return await launch(name, [str(BENCH / "baseline_bot.py"), mode], env, work, work)
+
+
+async def wait_connected(double: DiscordDouble, bot: BotProcess, *, commands: bool, timeout: float = 60.0) -> None:
+    """Until the bot identified (READY + GUILD_CREATE sent) and, with ``commands``, synced
+    its application commands. Fails early, with the bot's log, if the process exits."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        if bot.process.returncode is not None:
+            raise RuntimeError(f"{bot.name} exited with {bot.process.returncode}:\n{tail(bot.log)}")
+        ready = double.gateway.ready_shards() and (not commands or double.commands())
+        if ready:
+            return
+        if loop.time() > deadline:
+            raise RuntimeError(f"{bot.name} did not connect in {timeout:.0f} s:\n{tail(bot.log)}")
+        await asyncio.sleep(0.05)
+
+
+def tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+@asynccontextmanager
+async def double_running() -> AsyncIterator[DiscordDouble]:
+    double = await start_double()
+    try:
+        yield double
+    finally:
+        await double.stop()
