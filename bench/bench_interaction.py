@@ -169,7 +169,7 @@ async def run(rounds: int, n_users: int, background: int, profile: Path | None) 
                 for name, double in order:
                     if name == "ours" and profile and r == rounds - 1 and py_spy():
                         spy = subprocess.Popen([py_spy(), "record", "-p", str(ours.pid), "-o", str(profile),
-                                                "-f", "raw", "-r", "250", "--nonblocking"],
+                                                "-f", "raw", "-r", "1000", "--nonblocking", "--threads"],
                                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                         await asyncio.sleep(1)
                     records, seconds = await play_round(double, users)

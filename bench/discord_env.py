@@ -39,7 +39,7 @@ def bot_env(double: DiscordDouble, database_url: str, **extra: str) -> dict[str,
     """The shipped defaults, plus what a deployment must set (token, database, channels)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "DATABASE_", "BENCH_"))}
     env.update({
-        "PYTHONPATH": str(ROOT),
+        "PYTHONPATH": os.pathsep.join(filter(None, (os.environ.get("BENCH_EXTRA_PATH"), str(ROOT)))),
         "DISCORD_TOKEN": TOKEN,
         "DISCORD_API_BASE": double.api_base,
         "DATABASE_URL": database_url,

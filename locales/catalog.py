@@ -116,7 +116,7 @@ def compiled(catalog: Catalog) -> dict[object, object]:
     buffer = BytesIO()
     write_mo(buffer, catalog)
     buffer.seek(0)
-    return {_key(m.id): _key(m.string) for m in read_mo(buffer) if m.id}
+    return {_hashable(m.id): _hashable(m.string) for m in read_mo(buffer) if m.id}
 
 
 def mo_matches_po(lang: str, root: Path = LOCALES_DIR) -> bool:
@@ -125,10 +125,10 @@ def mo_matches_po(lang: str, root: Path = LOCALES_DIR) -> bool:
     if not mo.exists():
         return False
     with open(mo, "rb") as f:
-        on_disk = {_key(m.id): _key(m.string) for m in read_mo(f) if m.id}
+        on_disk = {_hashable(m.id): _hashable(m.string) for m in read_mo(f) if m.id}
     return on_disk == compiled(read_catalog(po_path(lang, root), lang))
 
 
-def _key(value):
+def _hashable(value):
     """Plural entries carry lists (singular and plural ids, one string per form)."""
     return tuple(value) if isinstance(value, list) else value
