@@ -53,7 +53,12 @@ class App:
         await self.db.close()
 
 
-async def build(settings: Settings, migrate: bool = True) -> App:
+# A payment attempt younger than this may still be in progress in another process
+# (the provider's own timeout is 20 s): recovery at start leaves it to that process.
+RECOVER_AFTER = timedelta(minutes=1)
+
+
+async def build(settings: Settings, migrate: bool = True, recover_after: timedelta | None = RECOVER_AFTER) -> App:
     catalog = load_catalog(settings.plans_file)
     db = await open_database(settings.database_url)
     if migrate:
@@ -62,9 +67,12 @@ async def build(settings: Settings, migrate: bool = True) -> App:
     if settings.clock == "simulated":
         clock = SimulatedClock(SIMULATION_EPOCH)
     core = SubscriptionCore(
-        db, catalog, clock, SimulatedProvider(settings.payment_simulation),
+        db, catalog, clock, SimulatedProvider(settings.payment_simulation, ledger=settings.payment_simulation_ledger),
         CoreSettings(max_accounts_per_device=settings.max_accounts_per_device, reminder_days=settings.reminder_days),
     )
     app = App(settings, db, catalog, clock, core)
     await app.refresh_clock()
+    if migrate and recover_after is not None:
+        # Payments a crash left half-done: each completed with its change, refunded, or failed.
+        await core.recover_payments(older_than=recover_after)
     return app

@@ -41,6 +41,7 @@ class Settings:
     shard_ids: tuple[int, ...] = ()
     log_level: str = "INFO"
     payment_simulation: str = "ok"
+    payment_simulation_ledger: str | None = None
     discord_api_base: str | None = None
     reminder_sweep_seconds: int = 300
     extra: dict = field(default_factory=dict)
@@ -140,6 +141,7 @@ def load_settings(env: dict[str, str] | None = None, env_file: str | Path = ".en
         shard_ids=shard_ids,
         log_level=log_level,
         payment_simulation=payment,
+        payment_simulation_ledger=(get("PAYMENT_SIMULATION_LEDGER") or "").strip() or None,
         discord_api_base=(get("DISCORD_API_BASE") or "").strip() or None,
         reminder_sweep_seconds=_int("REMINDER_SWEEP_SECONDS", get("REMINDER_SWEEP_SECONDS"), 300, minimum=5, maximum=86400),
     )

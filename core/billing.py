@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from core import attempts
 from core.clock import from_ts, to_ts
 from core.ledger import new_id
 from core.money import Money
@@ -24,7 +25,8 @@ async def charge(
     """
     charge_ids: tuple[str, ...] = (f"none_{key}",)
     if amount.minor > 0:
-        charge_ids = (await provider.charge(account_id, amount, key)).charge_ids
+        # Two-phase (core/attempts.py): the provider was called between runs of this transaction.
+        charge_ids = await attempts.take(tx, provider, account_id, amount, key)
     invoice_ids = []
     for charge_id in charge_ids:
         invoice_id = new_id()

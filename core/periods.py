@@ -93,6 +93,14 @@ async def end_subscription(tx: Tx, sub: dict, at: datetime, reason: str) -> None
     await ledger.expire_subscription_credits(tx, sub["account_id"], at, "expire", reason)
 
 
+async def _audit(tx: Tx, sub: dict, action: str, at: datetime, why: str | None = None, key: str | None = None,
+                 **details) -> None:
+    """The audit record of a change the clock made (no user asked for it)."""
+    from core.service import write_audit  # service imports this module
+
+    await write_audit(tx, sub["account_id"], "system", action, at, why, key, subscription=sub["id"], **details)
+
+
 async def settle(
     tx: Tx, catalog: Catalog, provider: PaymentProvider, account_id: str, now: datetime, grace: timedelta,
 ) -> SettleCounts:
@@ -115,6 +123,7 @@ async def _period_end(tx: Tx, catalog: Catalog, provider: PaymentProvider, sub: 
     await ledger.expire_subscription_credits(tx, sub["account_id"], at)
     if sub["cancel_at_period_end"]:
         await end_subscription(tx, sub, at, "cancelled")
+        await _audit(tx, sub, "subscription_end", at, "cancelled", plan=sub["plan"])
         counts.ended += 1
         return
     if await _renew(tx, catalog, provider, sub, at, attempt="renew"):
@@ -127,6 +136,7 @@ async def _period_end(tx: Tx, catalog: Catalog, provider: PaymentProvider, sub: 
         "next_due_at = ? WHERE id = ?",
         to_ts(grace_until), to_ts(next_retry), to_ts(next_retry), sub["id"],
     )
+    await _audit(tx, sub, "past_due", at, "the renewal payment was refused", plan=sub["plan"], grace_until=grace_until)
     counts.past_due += 1
 
 
@@ -138,6 +148,7 @@ async def _retry(tx: Tx, catalog: Catalog, provider: PaymentProvider, sub: dict,
         return
     if sub["next_due_at"] >= sub["grace_until"]:
         await end_subscription(tx, sub, at, "payment_failed")
+        await _audit(tx, sub, "subscription_end", at, "payment_failed", plan=sub["plan"])
         counts.ended += 1
         return
     next_retry = min(at + RETRY_EVERY, from_ts(sub["grace_until"]))
@@ -157,9 +168,10 @@ async def _renew(tx: Tx, catalog: Catalog, provider: PaymentProvider, sub: dict,
     else:
         anchor, index = old_end, 0
     start, end = period_bounds(anchor, index, plan)
+    key = f"{attempt}:{sub['id']}:{sub['period_end']}"
     try:
         await billing.charge(
-            tx, provider, sub["account_id"], plan.price, f"{attempt}:{sub['id']}:{sub['period_end']}", at,
+            tx, provider, sub["account_id"], plan.price, key, at,
             kind="renewal", subscription_id=sub["id"], plan=plan.id, period=(start, end),
         )
     except CoreError as exc:
@@ -173,4 +185,5 @@ async def _renew(tx: Tx, catalog: Catalog, provider: PaymentProvider, sub: dict,
         plan.id, to_ts(anchor), index, to_ts(start), to_ts(end), to_ts(end), sub["id"],
     )
     await grant_allowance(tx, sub["account_id"], sub["id"], plan, at, end)
+    await _audit(tx, sub, "renewal", at, None, key, plan=plan.id, period_start=start, period_end=end)
     return True

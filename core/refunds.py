@@ -28,14 +28,19 @@ async def recommend(tx: Tx, invoice: dict, reason: str, now_ts: int) -> Recommen
     charged_at = invoice["created_at"]
     facts: dict = {"invoice": invoice["id"], "kind": invoice["kind"], "amount": invoice["amount"], "charged_at": charged_at}
 
-    twin = await tx.fetchone(
-        "SELECT id FROM invoices t WHERE account_id = ? AND id <> ? AND kind = ? AND amount = ? "
+    candidates = await tx.fetchall(
+        "SELECT id, subscription_id, bucket_id, period_start FROM invoices t "
+        "WHERE account_id = ? AND id <> ? AND kind = ? AND amount = ? "
         "AND created_at BETWEEN ? AND ? "
         # a twin already refunded no longer makes this one a duplicate
-        "AND NOT EXISTS (SELECT 1 FROM invoices r WHERE r.refunds_invoice_id = t.id)",
+        "AND NOT EXISTS (SELECT 1 FROM invoices r WHERE r.refunds_invoice_id = t.id) ORDER BY created_at, id",
         invoice["account_id"], invoice["id"], invoice["kind"], invoice["amount"],
         charged_at - int(DUPLICATE_WINDOW.total_seconds()), charged_at + int(DUPLICATE_WINDOW.total_seconds()),
     )
+    # A duplicate pays for the same thing (the same period, the same top-up purchase);
+    # two top-ups bought a few minutes apart are two purchases, not a double charge.
+    paid_for = (invoice["subscription_id"], invoice["bucket_id"], invoice["period_start"])
+    twin = next((t for t in candidates if (t["subscription_id"], t["bucket_id"], t["period_start"]) == paid_for), None)
     if twin:
         facts["duplicate_of"] = twin["id"]
         return Recommendation(True, "duplicate_charge", f"the same amount was charged twice within {_hours(int(DUPLICATE_WINDOW.total_seconds()))}: eligible as a duplicate charge", facts)

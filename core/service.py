@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Awaitable, Callable
 
-from core import billing, ledger, periods, refunds
+from core import attempts, billing, ledger, periods, refunds
 from core.clock import Clock, from_ts, to_ts, utc_day_start
 from core.cases import CaseDesk
 from core.errors import CoreError
@@ -101,7 +101,21 @@ class SubscriptionCore:
             return receipt
 
         # Return what a replay returns (the stored form), so a double click gets equal receipts.
-        return Receipt.from_json((await self.db.run_in_transaction(attempt)).to_json())
+        return Receipt.from_json((await self._tx(attempt)).to_json())
+
+    async def _tx(self, fn: Callable[[Tx], Awaitable[Any]]) -> Any:
+        """One transaction that may charge: the provider is called between its runs (core/attempts.py)."""
+        return await attempts.run_paid(self, fn)
+
+    async def recover_payments(self, older_than: timedelta = timedelta(0)) -> dict[str, int]:
+        """Settle payment attempts left pending (a crash, a provider that did not answer) that
+        started more than ``older_than`` ago: completed, refunded or failed. Called at start."""
+        cutoff = int(datetime.now().timestamp() - older_than.total_seconds())
+        async with self.db.read() as tx:
+            pending = await tx.fetchall(
+                "SELECT * FROM payment_attempts WHERE status IN ('pending', 'refunding') AND started_at <= ? "
+                "ORDER BY started_at", cutoff)
+        return await attempts.recover(self, pending)
 
     async def _account_row(self, tx: Tx, account_id: str) -> dict:
         row = await tx.fetchone("SELECT * FROM accounts WHERE id = ?", account_id)
@@ -145,7 +159,7 @@ class SubscriptionCore:
                     return done
                 raise
 
-        account_id = await self.db.run_in_transaction(attempt)
+        account_id = await self._tx(attempt)
         return await self.snapshot(account_id)
 
     async def _create_account(self, tx: Tx, email: str, device_id: str | None, discord_id: str | None,
@@ -243,12 +257,14 @@ class SubscriptionCore:
 
     async def snapshot(self, account_id: str) -> AccountView:
         """The account as of now, with due period-end effects applied first."""
-        async with self.db.transaction() as tx:
+        async def attempt(tx: Tx) -> AccountView:
             await tx.lock_account(account_id)
             account = await self._account_row(tx, account_id)
             now = self.clock.now()
             await self._settle(tx, account_id, now)
             return await self._view(tx, account, now)
+
+        return await self._tx(attempt)
 
     async def _plan_id(self, tx: Tx, account_id: str) -> str:
         sub = await periods.live_subscription(tx, account_id)

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 
 async def run_sweep(core: "SubscriptionCore", batch: int = 1000) -> SweepReport:
+    # Payment attempts a crash or a silent provider left pending (core/attempts.py), once stale.
+    await core.recover_payments(older_than=timedelta(minutes=1))
     now = core.clock.now()
     totals = {"renewed": 0, "ended": 0, "past_due": 0, "retried": 0}
     seen: set[str] = set()
@@ -36,7 +38,7 @@ async def run_sweep(core: "SubscriptionCore", batch: int = 1000) -> SweepReport:
             break
         for account_id in todo:
             seen.add(account_id)
-            counts = await core.db.run_in_transaction(lambda tx, a=account_id: _settle_unless_held(core, tx, a, now))
+            counts = await core._tx(lambda tx, a=account_id: _settle_unless_held(core, tx, a, now))
             if counts is None:
                 continue
             for name in totals:

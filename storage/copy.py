@@ -21,9 +21,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from storage.db import Database, StorageError, open_database
 
@@ -103,12 +104,11 @@ async def _copy(source: Database, target: Database, out: Callable[[str], None]) 
 
     order = _dependency_order(tables)
     try:
-        async with source.read() as src:
-            async with target.transaction() as dst:
-                for table in order:
-                    rows = _reference_order(table, await src.fetchall(f"SELECT * FROM {table.name}"))
-                    await _insert_all(dst, table, [_coerce(table, r) for r in rows])
-                    out(f"copied {table.name}: {len(rows)} rows")
+        async with source.read() as src, target.transaction() as dst:
+            for table in order:
+                rows = _reference_order(table, await src.fetchall(f"SELECT * FROM {table.name}"))
+                await _insert_all(dst, table, [_coerce(table, r) for r in rows])
+                out(f"copied {table.name}: {len(rows)} rows")
     except CopyError:
         raise
     except Exception as exc:  # the target refused a row: the transaction rolled back, nothing stays

@@ -15,7 +15,7 @@ hypothesis state machines: ``from tests.conftest import make_core``.
 from __future__ import annotations
 
 import itertools
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -25,7 +25,7 @@ from core.plans import Catalog, load_catalog
 from core.service import CoreSettings, SubscriptionCore
 from storage.db import Database, open_database
 
-START = datetime(2026, 1, 1, tzinfo=timezone.utc)
+START = datetime(2026, 1, 1, tzinfo=UTC)
 DAY = timedelta(days=1)
 HOUR = timedelta(hours=1)
 

@@ -47,7 +47,7 @@ class Schema:
         self.name = f"t_{uuid.uuid4().hex[:16]}"
         self.url = with_search_path(dsn, self.name)
 
-    async def create(self) -> "Schema":
+    async def create(self) -> Schema:
         await self._run(f"CREATE SCHEMA {self.name}")
         return self
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from core.errors import CoreError
 from tests.conftest import DAY, HOUR, START, new_account
 
-UTC = timezone.utc
 FEB_1 = datetime(2026, 2, 1, tzinfo=UTC)
 MAR_1 = datetime(2026, 3, 1, tzinfo=UTC)
 APR_1 = datetime(2026, 4, 1, tzinfo=UTC)
@@ -132,6 +131,32 @@ async def test_the_grace_period_is_a_setting(core, clock, key, provider):
     assert (await long_grace.snapshot(acc.account_id)).status == "free"
 
 
+async def test_every_change_the_clock_makes_has_an_audit_record(core, clock, key, provider):
+    renewing = await new_account(core, key, plan="basic")
+    cancelled = await new_account(core, key, plan="plus")
+    failing = await new_account(core, key, plan="pro")
+    await core.cancel(cancelled.account_id, "other", key=key())
+    clock.set(FEB_1)
+    await core.snapshot(renewing.account_id)
+    await core.snapshot(cancelled.account_id)
+    provider.mode = "decline"
+    await core.snapshot(failing.account_id)
+    clock.set(FEB_1 + 3 * DAY)
+    await core.sweep()
+
+    async def trail(account_id):
+        found = await rows(core, "SELECT actor, action, reason, idempotency_key, created_at FROM audit_log "
+                                 "WHERE account_id = ? AND actor = 'system' ORDER BY created_at, action", account_id)
+        return [(r["action"], r["reason"], r["created_at"]) for r in found], found
+
+    renewal, found = await trail(renewing.account_id)
+    assert renewal == [("renewal", None, ts(FEB_1))] and found[0]["idempotency_key"]
+    assert (await trail(cancelled.account_id))[0] == [("subscription_end", "cancelled", ts(FEB_1))]
+    assert (await trail(failing.account_id))[0] == [
+        ("past_due", "the renewal payment was refused", ts(FEB_1)),
+        ("subscription_end", "payment_failed", ts(FEB_1 + 3 * DAY))]
+
+
 # ----- period-end effects on read --------------------------------------------------------------
 
 async def test_period_end_applies_on_read_without_a_sweep_so_a_late_sweep_extends_nothing(core, clock, key):
@@ -219,6 +244,15 @@ async def test_a_duplicate_charge_is_recommended_and_its_refund_keeps_the_subscr
     # and the remaining charge is no longer a duplicate of anything
     again = await core.cases.open_refund(acc.account_id, first["id"], "duplicate", None, key=key())
     assert (again.recommendation.approve, again.recommendation.rule) == (False, "not_eligible")
+
+
+async def test_two_purchases_of_the_same_bundle_are_not_a_duplicate_charge(core, clock, key):
+    acc = await new_account(core, key)
+    await core.buy_topup(acc.account_id, "credits_500", key=key())
+    clock.advance(timedelta(minutes=5))
+    second = await core.buy_topup(acc.account_id, "credits_500", key=key())
+    case = await core.cases.open_refund(acc.account_id, second.invoice_ids[0], "other", None, key=key())
+    assert (case.recommendation.approve, case.recommendation.rule) == (False, "not_eligible")
 
 
 async def test_a_granted_subscription_refund_ends_it_at_once_keeping_topups(core, clock, key):

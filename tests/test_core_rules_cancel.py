@@ -6,7 +6,7 @@ Time starts at 2026-01-01T00:00Z; a monthly period bought then runs to
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -15,7 +15,7 @@ from core.money import Money
 from core.service import CANCEL_REASONS
 from tests.conftest import DAY, START, new_account
 
-FEB_1 = datetime(2026, 2, 1, tzinfo=timezone.utc)
+FEB_1 = datetime(2026, 2, 1, tzinfo=UTC)
 SECOND = timedelta(seconds=1)
 
 
@@ -190,7 +190,7 @@ async def test_resume_before_the_period_end_keeps_auto_renew_as_before(core, clo
     clock.set(FEB_1)
     renewed = await core.snapshot(acc.account_id)
     assert (renewed.plan, renewed.status, renewed.subscription_id) == ("plus", "active", acc.subscription_id)
-    assert (renewed.period_start, renewed.period_end) == (FEB_1, datetime(2026, 3, 1, tzinfo=timezone.utc))
+    assert (renewed.period_start, renewed.period_end) == (FEB_1, datetime(2026, 3, 1, tzinfo=UTC))
     assert renewed.credits.subscription == 4000
     assert await invoice_kinds(core, acc.account_id) == [("subscription", 1999), ("renewal", 1999)]
 
@@ -236,7 +236,7 @@ async def test_after_the_end_resubscribing_creates_a_new_subscription_charged_no
     assert (receipt.operation, receipt.charged) == ("subscribe", Money("USD", 1999))
     view = await core.snapshot(acc.account_id)
     assert view.subscription_id not in (None, acc.subscription_id)
-    assert (view.plan, view.period_start, view.period_end) == ("plus", now, datetime(2026, 3, 6, 3, tzinfo=timezone.utc))
+    assert (view.plan, view.period_start, view.period_end) == ("plus", now, datetime(2026, 3, 6, 3, tzinfo=UTC))
     assert view.credits.subscription == 4000 and not view.cancel_at_period_end
     # the old row stays ended: a cancelled subscription is never revived
     assert (await subscription_row(core, acc.subscription_id))["status"] == "ended"

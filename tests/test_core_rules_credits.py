@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -11,7 +11,6 @@ from core.money import Money
 from core.service import CoreSettings, SubscriptionCore
 from tests.conftest import DAY, HOUR, START, new_account
 
-UTC = timezone.utc
 FEB_1 = datetime(2026, 2, 1, tzinfo=UTC)
 
 

@@ -8,7 +8,7 @@ its comment and checked against that formula in exact rational arithmetic.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 
 import pytest
@@ -18,7 +18,6 @@ from core.money import Money
 from core.views import ScheduledChange
 from tests.conftest import DAY, START, new_account
 
-UTC = timezone.utc
 FEB_1 = datetime(2026, 2, 1, tzinfo=UTC)
 MAR_1 = datetime(2026, 3, 1, tzinfo=UTC)
 SECOND = timedelta(seconds=1)

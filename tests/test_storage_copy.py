@@ -79,7 +79,7 @@ def counts(url: str) -> dict[str, int]:
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "storage.copy", *args], cwd=ROOT, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "storage.copy", *args], cwd=ROOT, capture_output=True, text=True, check=False,
                           timeout=120)
 
 
@@ -197,7 +197,7 @@ def test_tables_are_copied_parents_first(tmp_path):
             await db.close()
 
     names = asyncio.run(order())
-    assert set(names) == set(TABLES)
+    assert set(TABLES) <= set(names) and "schema_migrations" not in names
     for child, parent in (("credit_entries", "credit_buckets"), ("credit_buckets", "accounts"), ("invoices", "subscriptions"),
                           ("cases", "invoices"), ("reminders_sent", "subscriptions"), ("flows", "accounts")):
         assert names.index(parent) < names.index(child), (parent, child)

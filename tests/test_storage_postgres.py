@@ -14,10 +14,10 @@ import asyncpg
 import pytest
 
 from storage.db import StorageError, open_database
+from storage.migrations_runner import migration_files
 from storage.postgres import PostgresDatabase, describe, rows_changed, translate
 from tests.conftest import TABLES
 from tests.postgres_support import fresh_schema, with_search_path
-
 
 # ----- no database needed --------------------------------------------------------------
 
@@ -81,13 +81,26 @@ async def pg():
     await schema.drop()
 
 
-async def test_the_schema_is_the_shared_migration(pg):
+async def test_the_schema_is_the_one_sqlite_gets(pg):
+    """Every table and column SQLite's migrations create, PostgreSQL's have too."""
+    lite = await open_database("sqlite:///:memory:")
+    try:
+        await lite.migrate()
+        async with lite.read() as tx:
+            expected = {}
+            for t in await tx.fetchall("SELECT name FROM sqlite_master WHERE type = 'table'"):
+                expected[t["name"]] = {c["name"] for c in await tx.fetchall(f"PRAGMA table_info({t['name']})")}
+    finally:
+        await lite.close()
     async with pg.read() as tx:
-        names = {r["table_name"] for r in await tx.fetchall(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()")}
-        versions = await tx.fetchall("SELECT version, name FROM schema_migrations")
-    assert names == set(TABLES) | {"schema_migrations"}
-    assert versions == [{"version": 1, "name": "001_initial.sql"}]
+        found: dict[str, set[str]] = {}
+        for c in await tx.fetchall(
+                "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = current_schema()"):
+            found.setdefault(c["table_name"], set()).add(c["column_name"])
+        versions = await tx.fetchall("SELECT version, name FROM schema_migrations ORDER BY version")
+    assert found == expected
+    assert set(TABLES) < set(found)
+    assert [(r["version"], r["name"]) for r in versions] == [(v, n) for v, n, _ in migration_files()]
     assert await pg.migrate() == []
 
 
@@ -228,7 +241,7 @@ async def test_processes_starting_together_migrate_once():
         finally:
             for db in dbs:
                 await db.close()
-        assert sorted(len(a) for a in applied) == [0, 0, 0, 1]
+        assert sorted(len(a) for a in applied) == [0, 0, 0, len(migration_files())]
     finally:
         await schema.drop()
 
