@@ -40,12 +40,16 @@ _pg_free_port() {
 pg_start() {
     pg_install || return 1
     local bin port
+    PG_PORT=""
     bin=$(pg_bindir)
-    PG_TMP=$(mktemp -d "${TMPDIR:-/tmp}/ci-postgres.XXXXXX")
-    export PG_TMP PG_BIN="$bin"
     if [ "$(id -u)" = 0 ]; then
+        # In /tmp: the postgres user must reach it, whatever TMPDIR is.
+        PG_TMP=$(mktemp -d /tmp/ci-postgres.XXXXXX)
         chown postgres: "$PG_TMP"
+    else
+        PG_TMP=$(mktemp -d "${TMPDIR:-/tmp}/ci-postgres.XXXXXX")
     fi
+    export PG_TMP PG_BIN="$bin"
     _pg_as_owner "$bin/initdb" -D "$PG_TMP/data" -U postgres --auth=trust -E UTF8 --no-locale --no-sync \
         >"$PG_TMP/initdb.log" 2>&1 || { cat "$PG_TMP/initdb.log" >&2; return 1; }
     # A free port can be taken between the probe and the start: try a few.

@@ -24,7 +24,14 @@ import uuid
 from pathlib import Path
 
 from common import (
-    ROOT, arguments, emit, fmt, fmt_ratio, md_table, median, summary_row,
+    ROOT,
+    arguments,
+    emit,
+    fmt,
+    fmt_ratio,
+    md_table,
+    median,
+    summary_row,
 )
 
 from core.clock import SystemClock
@@ -171,8 +178,9 @@ async def sqlite_case(rounds: int, ops: int, accounts: int) -> dict:
 
 
 async def postgres_case(dsn: str, rounds: int, ops: int, accounts: int) -> dict:
-    import asyncpg
     from urllib.parse import urlsplit, urlunsplit
+
+    import asyncpg
 
     schema = f"bench_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(dsn)

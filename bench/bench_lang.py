@@ -19,9 +19,8 @@ from __future__ import annotations
 import gc
 import time
 
-from common import arguments, emit, fmt_pct, fmt_ratio, md_table, median, percentile, summary_row
-
 import langdetect
+from common import arguments, emit, fmt_pct, fmt_ratio, md_table, median, percentile, summary_row
 from langdetect.lang_detect_exception import LangDetectException
 
 from locales import choose_language, recognise_intent

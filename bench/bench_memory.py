@@ -20,10 +20,9 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from common import arguments, emit, fmt_ratio, md_table, median, summary_row
-
 import dataset
 import discord_env
+from common import arguments, emit, fmt_ratio, md_table, median, summary_row
 
 TARGET_MB = 150.0
 SETTLE_S = 5.0  # on_ready comes guild_ready_timeout (2 s) after READY; then the first sweep

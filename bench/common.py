@@ -22,7 +22,6 @@ import platform
 import re
 import statistics
 import sys
-import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -59,15 +58,6 @@ def ratio(ours: float, baseline: float) -> float:
     return ours / baseline if baseline else math.nan
 
 
-class Stopwatch:
-    def __enter__(self) -> "Stopwatch":
-        self.start = time.perf_counter()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.seconds = time.perf_counter() - self.start
-
-
 # -- formatting -----------------------------------------------------------------------
 
 
@@ -86,7 +76,7 @@ def fmt(value: Any, digits: int = 3) -> str:
         magnitude = abs(value)
         if magnitude >= 1000:
             return f"{value:,.0f}"
-        return f"{value:.{max(0, digits - 1 - int(math.floor(math.log10(magnitude))))}f}"
+        return f"{value:.{max(0, digits - 1 - math.floor(math.log10(magnitude)))}f}"
     return str(value)
 
 
@@ -183,7 +173,7 @@ def rewrite_section(text: str, name: str, body: str, heading: str | None = None)
     Hand-written text outside the markers is kept as is."""
     start, end = section_markers(name)
     block = f"{start}\n{body.strip()}\n{end}"
-    pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.S)
+    pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.DOTALL)
     if pattern.search(text):
         return pattern.sub(lambda _: block, text, count=1)
     prefix = f"\n## {heading}\n\n" if heading else "\n"

@@ -22,6 +22,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import common  # noqa: F401  (puts the project on sys.path)
+
 from core.clock import UTC, add_months, to_ts
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)

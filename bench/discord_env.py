@@ -13,10 +13,10 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import AsyncIterator
 
 from common import BENCH, PYTHON, ROOT, median, proc_status
 
@@ -39,7 +39,7 @@ def bot_env(double: DiscordDouble, database_url: str, **extra: str) -> dict[str,
     """The shipped defaults, plus what a deployment must set (token, database, channels)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "DATABASE_", "BENCH_"))}
     env.update({
-        "PYTHONPATH": os.pathsep.join(filter(None, (os.environ.get("BENCH_EXTRA_PATH"), str(ROOT)))),
+        "PYTHONPATH": str(ROOT),
         "DISCORD_TOKEN": TOKEN,
         "DISCORD_API_BASE": double.api_base,
         "DATABASE_URL": database_url,
@@ -87,11 +87,10 @@ class BotProcess:
 
 async def launch(name: str, argv: list[str], env: dict[str, str], cwd: Path, log_dir: Path) -> BotProcess:
     log = log_dir / f"{name}.log"
-    handle = open(log, "wb")
-    process = await asyncio.create_subprocess_exec(
-        PYTHON, *argv, cwd=cwd, env=env, stdout=handle, stderr=asyncio.subprocess.STDOUT,
-    )
-    handle.close()
+    with log.open("wb") as handle:  # the child keeps its own descriptor
+        process = await asyncio.create_subprocess_exec(
+            PYTHON, *argv, cwd=cwd, env=env, stdout=handle, stderr=asyncio.subprocess.STDOUT,
+        )
     return BotProcess(name, process, log)
 
 

@@ -21,7 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from common import BENCH, BENCHMARKS_MD, PYTHON, ROOT, machine, md_table, rewrite_section
@@ -44,7 +44,7 @@ def run_one(name: str, quick: bool, out_dir: Path) -> tuple[dict | None, str, fl
     argv = [PYTHON, str(BENCH / script), "--json", str(out)] + (["--quick"] if quick else [])
     start = time.perf_counter()
     try:
-        done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+        done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False,
                               env={**os.environ, "PYTHONPATH": str(ROOT)})
     except subprocess.TimeoutExpired:
         return None, f"timed out after {timeout} s", time.perf_counter() - start
@@ -96,7 +96,7 @@ def main() -> int:
     total = time.perf_counter() - started
     after = machine()
 
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     run_line = (f"Last run: {stamp}{' (--quick)' if args.quick else ''}; {before['cpus']} CPUs, Python "
                 f"{before['python']}, {before['platform']}; load average {before['load_1m']} at the start, "
                 f"{after['load_1m']} at the end; {total:.0f} s for {', '.join(f'{n} {timings[n]:.0f} s' for n in names)}.")

@@ -21,12 +21,14 @@ from bot.language import LanguagePicker, bind
 from bot.render import Rendered, build_modal, content_of, render_reply, submitted_fields, text
 from bot.respond import DEFER_AFTER, dm, edit_pressed, in_guild, in_time, send_new, send_notice
 from flows.engine import FlowEngine, Screen
+from storage.db import StorageError
 from flows.replies import M
 
 log = logging.getLogger(__name__)
 
 SOMETHING_WRONG = M("Something went wrong on our side. Please try again in a moment.")
 PRESS_AGAIN = M("That took longer than it should. Please press the button again.")
+BUSY = M("I'm very busy right now and couldn't finish that. Nothing was changed; please try again in a moment.")
 
 
 class FlowUI:
@@ -119,6 +121,10 @@ class FlowUI:
             )
             bind(lang)
             await self.show(interaction, screen, new_message=new_message)
+        except StorageError as exc:
+            # The database is busy (bounded retries already done) or read-only: a plain word, no traceback.
+            log.warning("interaction %s: storage refused: %s", interaction.id, exc)
+            await self._apologise(interaction, BUSY if "busy" in str(exc) else SOMETHING_WRONG)
         except Exception:
             log.exception(
                 "interaction %s (%s) failed",
@@ -149,9 +155,9 @@ class FlowUI:
             # (In a DM the result already is a message there.)
             await dm(self.client, interaction.user.id, Rendered(content_of(screen.reply), None))
 
-    async def _apologise(self, interaction: discord.Interaction) -> None:
+    async def _apologise(self, interaction: discord.Interaction, msg=SOMETHING_WRONG) -> None:
         try:
-            await send_notice(interaction, text(SOMETHING_WRONG))
+            await send_notice(interaction, text(msg))
         except (discord.HTTPException, aiohttp.ClientError, TimeoutError):
             log.warning(
                 "could not tell the user about the failure of interaction %s", interaction.id

@@ -133,20 +133,35 @@ async def _charge(db: Database, provider: PaymentProvider, need: ChargeNeeded) -
         return refused
     except Exception:  # timeout, connection lost: the provider may or may not have charged
         log.warning("payment %s: no answer from the provider; left pending for recovery", need.key, exc_info=True)
+        # No longer in flight: a second press goes straight to the provider (same key, so the
+        # charge it may have taken is returned, not taken again), and recovery may settle it.
+        async with db.transaction() as tx:
+            await tx.execute("UPDATE payment_attempts SET started_at = 0 WHERE key = ? AND status = 'pending'", need.key)
         return CoreError("payment_failed", "the payment provider did not answer; nothing was changed")
 
 
 async def _settle_unfinished(core: SubscriptionCore, keys: list[str]) -> None:
-    """Charges taken in this operation whose state change did not commit (refused after the
-    charge, or an error): completed by a settle if they were renewals, else refunded."""
+    """Charges taken in this operation whose state change did not commit (the operation was
+    refused after the charge, or failed). A renewal stays pending, released: its period end is
+    still due, and the next settle of the account (any read, the sweep) records it by the same
+    key. Any other charge is refunded now."""
     try:
         async with core.db.read() as tx:
             rows = [await tx.fetchone("SELECT * FROM payment_attempts WHERE key = ?", k) for k in keys]
         stuck = [r for r in rows if r and r["status"] == "pending"]
-        if stuck:
-            await recover(core, stuck)
+        renewals = [r["key"] for r in stuck if _is_renewal(r["key"])]
+        for key in renewals:
+            async with core.db.transaction() as tx:
+                await tx.execute("UPDATE payment_attempts SET started_at = 0 WHERE key = ? AND status = 'pending'", key)
+        others = [r for r in stuck if not _is_renewal(r["key"])]
+        if others:
+            await recover(core, others)
     except Exception:
         log.exception("could not settle unfinished payments %s; recover_payments() will", keys)
+
+
+def _is_renewal(key: str) -> bool:
+    return key.startswith(("renew", "retry"))
 
 
 async def recover(core: SubscriptionCore, attempts: list[dict[str, Any]]) -> dict[str, int]:
@@ -154,7 +169,7 @@ async def recover(core: SubscriptionCore, attempts: list[dict[str, Any]]) -> dic
     done = {"completed": 0, "refunded": 0, "failed": 0}
     for row in attempts:
         key = row["key"]
-        if key.startswith(("renew", "retry")):
+        if _is_renewal(key):
             try:
                 await core.snapshot(row["account_id"])  # settles due periods: takes this charge by its key
             except CoreError:

@@ -32,7 +32,7 @@ from flows import cancel, credits, help, plan, refund, reminder, resume, schedul
 from flows.answers import answer_reply
 from flows.effects import Effect
 from flows.machine import HOLD_UNTIL, INTERNAL, Event, Facts, FlowState, Notice, Stale
-from flows.replies import Reply
+from flows.replies import M, Reply
 from flows.reply_codec import reply_from_json, reply_to_json
 from flows.runner import run_effect
 from flows.status import status_reply
@@ -50,6 +50,10 @@ CLAIM = "_claim"  # [step, action] of a final confirmation in progress
 FINAL = "_final"  # the flow has shown its last screen
 SHOWN = "_reply"  # the screen the flow last showed (reopening a form, a late second press)
 MAX_EFFECTS = 8  # a flow that asks for more effects than this in one press has a loop
+# Flows one user may start per minute. Counted from the stored flows themselves, so every
+# process sharing the database counts the same starts (a flood costs one read each, no write).
+STARTS_PER_MINUTE = 10
+TOO_FAST = M("You're starting conversations faster than I can keep up. Nothing was changed; please wait a minute and try again.")
 
 
 @dataclass(frozen=True)
@@ -125,6 +129,8 @@ class FlowEngine:
         if kind == "status":
             return Screen(None, kind, "status", status_reply(facts), owner)
         now = self.core.clock.now()
+        if await self.store.started_since(owner, now - timedelta(minutes=1)) >= STARTS_PER_MINUTE:
+            return Screen(None, kind, "too_fast", Reply((TOO_FAST,), final=True), owner, notice=True)
         fresh = FlowState(new_flow_id(), owner, account.account_id if account else None, kind, "start",
                           dict(args or {}), 0, now + self.timeout, now, now)
         state, answer = await _Turn(self, FLOWS[kind], None, facts, now, None).run(fresh, Event("open", facts))

@@ -24,12 +24,26 @@ BUSY_TIMEOUT_MS = 5000
 T = TypeVar("T")
 
 
+def _refused(exc: sqlite3.OperationalError) -> StorageError:
+    """A database that cannot take the statement (read-only, full, busy, gone): one plain error.
+    The transaction is rolled back by the caller, so nothing of the change is kept."""
+    text = str(exc)
+    if "readonly" in text or "read-only" in text:
+        return StorageError("the database is read-only; nothing was changed")
+    if "locked" in text or "busy" in text:
+        return StorageError("the database is busy; try again in a moment")
+    return StorageError(f"the database refused the statement: {text}")
+
+
 class SqliteTx:
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
 
     async def execute(self, sql: str, *params: Any) -> int:
-        cursor = await self._conn.execute(sql, params)
+        try:
+            cursor = await self._conn.execute(sql, params)
+        except sqlite3.OperationalError as exc:
+            raise _refused(exc) from exc
         return cursor.rowcount
 
     # aiosqlite runs each call in its own thread and hands the result back to the event

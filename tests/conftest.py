@@ -29,7 +29,9 @@ START = datetime(2026, 1, 1, tzinfo=UTC)
 DAY = timedelta(days=1)
 HOUR = timedelta(hours=1)
 
-# Tables the core writes; "nothing written" means none of their counts moved.
+# Tables the core writes its state to; "nothing written" means none of their counts moved.
+# payment_attempts is left out on purpose: it logs calls to the payment provider and is
+# committed on its own before the provider is called (core/attempts.py), refusals included.
 TABLES = (
     "accounts", "link_codes", "subscriptions", "credit_buckets", "credit_entries", "invoices",
     "cases", "idempotency_keys", "audit_log", "discord_users", "reminders_sent", "flows", "sim_clock",

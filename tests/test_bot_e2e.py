@@ -14,6 +14,7 @@ import pytest
 
 import bot.respond
 import locales
+from flows.replies import M
 from bot.discord_app import run_discord
 from bot.refunds import NO_DESK
 from bot.settings import SettingsError
@@ -109,7 +110,7 @@ async def test_commands_are_synced_and_localised_from_the_catalogs(h, monkeypatc
     assert synced["cancel"]["name_localizations"] == {"de": "kündigen"}
     # "Tarif wechseln" is no command name (two words): Discord would refuse the whole sync.
     assert not synced["plan"]["name_localizations"]
-    assert synced["plan"]["description_localizations"] == {"de": "Tarif wechseln"}
+    assert synced["plan"]["description_localizations"]["de"] == "Tarif wechseln"
     language = next(o for o in synced["language"]["options"] if o["name"] == "language")
     assert [c["value"] for c in language["choices"]] == [
         "en",
@@ -366,7 +367,9 @@ async def test_link_refund_and_help(h):
     code, _ = await h.app.core.issue_link_code(account.account_id, key="code:carol")
     await h.start_bot()
     wrong = await h.command(CAROL, "link", {"code": "WRONG-CODE"})
-    assert wrong.ephemeral and "unknown, already used or expired" in wrong.content
+    # Carol's Discord client is German: the refusal comes in German.
+    expected = locales.render(M("This link code is unknown, already used or expired. Please ask for a new one."), "de")
+    assert wrong.ephemeral and wrong.content == expected
     linked = await h.command(CAROL, "link", {"code": code})
     assert "carol@example.com" in linked.content
     assert (await h.view(CAROL)).plan == "basic"
