@@ -20,7 +20,8 @@ from bot.components import FLOW_TEMPLATE
 from bot.language import LanguagePicker, bind
 from bot.render import Rendered, build_modal, content_of, render_reply, submitted_fields, text
 from bot.respond import DEFER_AFTER, dm, edit_pressed, in_guild, in_time, send_new, send_notice
-from flows.engine import FlowEngine, Screen
+from flows.engine import KINDS, FlowEngine, Screen
+from flows.texts import expired
 from storage.db import StorageError
 from flows.replies import M
 
@@ -29,6 +30,10 @@ log = logging.getLogger(__name__)
 SOMETHING_WRONG = M("Something went wrong on our side. Please try again in a moment.")
 PRESS_AGAIN = M("That took longer than it should. Please press the button again.")
 BUSY = M("I'm very busy right now and couldn't finish that. Nothing was changed; please try again in a moment.")
+
+
+async def _ready(screen: Screen) -> Screen:
+    return screen
 
 
 class FlowUI:
@@ -41,6 +46,10 @@ class FlowUI:
 
     async def start_flow(self, interaction: discord.Interaction, kind: str) -> None:
         """A slash command or an ``s:`` button: a new flow for the one who acted."""
+        if kind not in KINDS:  # a forged or outdated s: button: stale, like any unknown step
+            stale = Screen(None, "unknown", "unknown", expired(None), str(interaction.user.id), notice=True)
+            await self.run(interaction, lambda actor: _ready(stale), new_message=True)
+            return
         await self.run(interaction, lambda actor: self.engine.start(kind, actor), new_message=True)
 
     async def on_flow_event(

@@ -50,5 +50,7 @@ CODES = (
     "case_open",  # a refund case for this charge is already open
     "case_decided",  # the case was decided already
     "not_refundable",  # a refund of a refund, or of a zero charge
+    "past_due",  # a plan change while the last renewal payment is unpaid
+    "bad_catalog",  # the plan catalog file is missing or invalid
     "device_limit",  # informational: the account was created restricted
 )

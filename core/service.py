@@ -445,7 +445,8 @@ class SubscriptionCore:
             raise CoreError("resume_first", "auto-renewal is cancelled; resume it before changing plan",
                             access_until=from_ts(sub["period_end"]))
         if sub["status"] == "past_due":
-            raise CoreError("payment_declined", "the last renewal payment failed; update the payment first")
+            raise CoreError("past_due", "the last renewal payment failed; update the payment first",
+                            grace_until=from_ts(sub["grace_until"]))
         current = self.catalog.plan(sub["plan"])
         if target.id == current.id:
             raise CoreError("same_plan", f"the account is already on {current.name}", plan=current.id)

@@ -73,6 +73,13 @@ def _fixed(msg: Msg) -> Callable[[CoreError, Catalog], Msg]:
     return lambda err, catalog: msg
 
 
+def _past_due(err: CoreError, catalog: Catalog) -> Msg:
+    if "grace_until" not in err.details:
+        return M("Your last renewal payment didn't go through, so your plan can't be changed until it is paid.")
+    return M("Your last renewal payment didn't go through, so your plan can't be changed until it is paid. "
+             "We'll retry the payment until {date}.", date=err.details["grace_until"])
+
+
 MESSAGES: dict[str, Callable[[CoreError, Catalog], Msg]] = {
     "not_found": _fixed(M("I couldn't find that any more. Nothing was changed.")),
     "invalid": _fixed(M("That request wasn't valid, so nothing was changed. Please try again.")),
@@ -105,7 +112,7 @@ MESSAGES: dict[str, Callable[[CoreError, Catalog], Msg]] = {
                              "so it gets no daily free credits.")),
     "quote_expired": _fixed(M("Your account changed since this summary was shown, so nothing was charged or changed. "
                               "Please look at the new numbers.")),
-    # Raised by the core (CatalogError) but not listed in core.errors.CODES:
+    "past_due": _past_due,
     "bad_catalog": _fixed(M("Something is wrong on our side, so nothing was changed. A moderator can help.")),
 }
 

@@ -66,7 +66,9 @@ def update_or_init(lang: str) -> None:
     path = po_path(lang)
     common = ["-i", str(pot_path()), "-d", str(LOCALES_DIR), "-D", DOMAIN, "-l", catalog_dir(lang)]
     if path.exists():
-        pybabel("update", *common)
+        # No fuzzy matching: a guessed translation of a similar message is worse than none
+        # (it may carry other placeholders), and translators see the entry as new.
+        pybabel("update", "--no-fuzzy-matching", *common)
         return
     pybabel("init", *common)
     # `init` marks the new header fuzzy, and `compile` skips fuzzy catalogs.
