@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 
 REASON = app_commands.Range[str, 1, 500]
 NO_MOD_LOG = M("(No mod-log channel is set, so this was not posted there: set MOD_CHANNEL_ID.)")
+MOD_LOG_FAILED = M("(I couldn't post this to the mod-log channel: it was deleted or I may not write there. It is in the audit trail.)")
 SOMETHING_WRONG = M("Something went wrong on our side. Please try again in a moment.")
 
 
@@ -103,7 +104,9 @@ class Admin:
 
     async def logged(self, *lines: Msg) -> list[Msg]:
         """Post to the mod-log; the note for the moderator when there is no mod-log."""
-        return [] if await self.mod.log(*lines) else [NO_MOD_LOG]
+        if await self.mod.log(*lines):
+            return []
+        return [MOD_LOG_FAILED if self.mod.configured else NO_MOD_LOG]
 
     @staticmethod
     def actor(moderator: int) -> str:

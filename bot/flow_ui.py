@@ -153,16 +153,19 @@ class FlowUI:
         self, interaction: discord.Interaction, screen: Screen, *, new_message: bool
     ) -> None:
         rendered = render_reply(screen.reply, screen.flow_id, screen.step)
-        if screen.notice:
-            await send_new(interaction, rendered, ephemeral=True)
-        elif new_message:
-            await send_new(interaction, rendered, ephemeral=in_guild(interaction))
-        else:
-            await edit_pressed(interaction, rendered)
-        if screen.reply.receipt and not screen.notice and in_guild(interaction):
-            # The receipt stays in the user's DMs even after the ephemeral message is gone.
-            # (In a DM the result already is a message there.)
-            await dm(self.client, interaction.user.id, Rendered(content_of(screen.reply), None))
+        try:
+            if screen.notice:
+                await send_new(interaction, rendered, ephemeral=True)
+            elif new_message:
+                await send_new(interaction, rendered, ephemeral=in_guild(interaction))
+            else:
+                await edit_pressed(interaction, rendered)
+        finally:
+            # Even when Discord lost the answer: the change is made, and its one receipt goes out.
+            if screen.reply.receipt and not screen.notice and in_guild(interaction):
+                # The receipt stays in the user's DMs even after the ephemeral message is gone.
+                # (In a DM the result already is a message there.)
+                await dm(self.client, interaction.user.id, Rendered(content_of(screen.reply), None))
 
     async def _apologise(self, interaction: discord.Interaction, msg=SOMETHING_WRONG) -> None:
         try:

@@ -29,7 +29,8 @@ class UserPreferences:
         return Preferences(row["language"], row["recent_language"], bool(row["reminders"]))
 
     async def _set(self, discord_id: str, column: str, value) -> None:
-        assert column in ("language", "recent_language", "reminders")
+        if column not in ("language", "recent_language", "reminders"):  # an identifier: never from input
+            raise ValueError(f"not a preference column: {column!r}")
         async with self.db.transaction() as tx:
             await tx.execute(
                 f"INSERT INTO discord_users (discord_id, {column}, updated_at) VALUES (?, ?, ?) "

@@ -312,6 +312,7 @@ class SubscriptionCore:
         )
 
     async def invoices(self, account_id: str, limit: int = 10):
+        await self.snapshot(account_id)  # a renewal that fell due is charged before it is listed
         async with self.db.read() as tx:
             found = await tx.fetchall(
                 "SELECT * FROM invoices WHERE account_id = ? ORDER BY created_at DESC, id LIMIT ?", account_id, limit,

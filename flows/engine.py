@@ -163,7 +163,7 @@ class FlowEngine:
         return Screen(flow.id, flow.kind, flow.step, reply_from_json(flow.data[SHOWN]), flow.owner)
 
     async def _load(self, flow_id: str, step: str, actor: str, now: datetime,
-                    press: list[str] | None = None) -> tuple[FlowState | None, Screen | None]:
+                    press: list[str] | None = None, resend: bool = False) -> tuple[FlowState | None, Screen | None]:
         """The flow if this actor may act on it at this step now; else the notice to answer."""
         flow = await self.store.load(flow_id)
         if flow is None or flow.kind not in FLOWS:
@@ -175,6 +175,10 @@ class FlowEngine:
             if press and flow.data.get(FINAL) and flow.data.get(PRESS) == press:
                 # The button that finished the flow, pressed again: the same result, changing nothing.
                 return None, self._notice(flow, reply_from_json(flow.data[SHOWN]))
+            if resend and press and flow.data.get(PRESS) == press and now < flow.expires_at:
+                # The button that last advanced the flow, pressed again: its answer never reached
+                # the user (Discord failed the callback). Show where the flow is, changing nothing.
+                return None, Screen(flow.id, flow.kind, flow.step, reply_from_json(flow.data[SHOWN]), flow.owner)
             return None, self._notice(flow, expired(flow.kind))
         if now >= flow.expires_at and (press is None or claim != press):  # a claimed confirm may always finish
             return None, self._notice(flow, expired(flow.kind))
@@ -186,7 +190,7 @@ class FlowEngine:
                      fields: dict[str, str] | None) -> Screen:
         step, action = press
         now = self.core.clock.now()
-        flow, refused = await self._load(flow_id, step, actor, now, press)
+        flow, refused = await self._load(flow_id, step, actor, now, press, resend=value is None and fields is None)
         if refused:
             return refused
         shown = reply_from_json(flow.data[SHOWN])
