@@ -57,6 +57,9 @@ def build_parser() -> Parser:
     advance = clock.add_parser("advance", help="move simulated time on and apply what fell due")
     advance.add_argument("duration", help="e.g. 31d, 6h, 90m")
     sub.add_parser("sweep", help="apply due work now")
+    copy = sub.add_parser("copy-db", help="copy a SQLite database into a new, empty PostgreSQL database")
+    copy.add_argument("source", metavar="SQLITE_URL")
+    copy.add_argument("target", metavar="POSTGRES_URL")
     sub.add_parser("lang", help="print the reply language for each line of stdin")
     sub.add_parser("intent", help="print the recognised question for each line of stdin")
     return parser
@@ -69,6 +72,10 @@ def main(argv: Sequence[str]) -> int:
             from locales.cli import run_intent, run_lang
 
             return (run_lang if args.command == "lang" else run_intent)(sys.stdin, sys.stdout)
+        if args.command == "copy-db":
+            from storage.copy import main as copy_main
+
+            return copy_main([args.source, args.target])
         if args.command == "accounts" and not args.action:
             raise UsageError("accounts needs add or show")
         if args.command == "clock" and not args.action:
