@@ -9,7 +9,9 @@ Each benchmark runs as its own process (``bench/bench_<name>.py --json FILE``), 
 benchmark's memory or threads never reach another's figures. Only the text between
 ``<!-- bench:NAME:start -->`` and ``<!-- bench:NAME:end -->`` markers is rewritten;
 everything else in BENCHMARKS.md is hand-written and kept. A benchmark that fails or
-runs out of time leaves its old table in place, and the run says so.
+runs out of time leaves its old table in place, and the run says so. Each result is also
+kept in bench/results/NAME.json (not for --quick), so the summary covers every benchmark
+after a partial run (--only), with the time each figure was measured.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ BENCHMARKS = {
     "interaction": ("bench_interaction.py", 240, "1. Interaction path"),
 }
 BUDGET_S = 600
+RESULTS = BENCH / "results"  # the latest result of each benchmark (JSON), behind the tables
 
 
 def run_one(name: str, quick: bool, out_dir: Path) -> tuple[dict | None, str, float]:
@@ -55,15 +58,20 @@ def run_one(name: str, quick: bool, out_dir: Path) -> tuple[dict | None, str, fl
 
 
 def summary_table(results: dict[str, dict], problems: dict[str, str]) -> str:
+    """Every benchmark's summary rows: from this run, or from its latest stored result."""
     rows = []
     for name in ("interaction", "core", "sweep", "lang", "memory"):
+        result = results.get(name)
+        stored = RESULTS / f"{name}.json"
+        if result is None and stored.exists():
+            result = json.loads(stored.read_text(encoding="utf-8"))
         if name in problems:
-            rows.append([name, "not measured: " + problems[name].splitlines()[0], "", "", "", "–"])
-        for row in (results.get(name) or {}).get("summary", []):
+            rows.append([name, "not measured this run: " + problems[name].splitlines()[0], "", "", "", "–", ""])
+        for row in (result or {}).get("summary", []):
             met = row["met"]
             rows.append([row["figure"], row["ours"], row["baseline"], row["ratio"], row["target"],
-                         "–" if met is None else ("yes" if met else "**no**")])
-    return md_table(["figure", "ours", "baseline (same run)", "ratio", "target", "met"], rows)
+                         "–" if met is None else ("yes" if met else "**no**"), result.get("finished", "")])
+    return md_table(["figure", "ours", "baseline (same run)", "ratio", "target", "met", "measured"], rows)
 
 
 def main() -> int:
@@ -91,6 +99,8 @@ def main() -> int:
                 problems[name] = problem
                 print(f"[run_all] {name}: {problem}", file=sys.stderr, flush=True)
             else:
+                result["finished"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+                result["quick"] = args.quick
                 results[name] = result
                 print(f"[run_all] {name}: {seconds:.0f} s", file=sys.stderr, flush=True)
     total = time.perf_counter() - started
@@ -106,11 +116,12 @@ def main() -> int:
     if args.no_write:
         return 1 if problems else 0
 
+    RESULTS.mkdir(exist_ok=True)
+    if not args.quick:  # a smoke run never stands in for the real figures
+        for name, result in results.items():
+            (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=1, default=str), encoding="utf-8")
     text = BENCHMARKS_MD.read_text(encoding="utf-8") if BENCHMARKS_MD.exists() else "# Benchmarks\n"
-    if set(names) >= {"interaction", "core", "sweep", "lang", "memory"}:
-        text = rewrite_section(text, "summary", f"{summary_table(results, problems)}\n\n{run_line}", "Summary")
-    else:
-        text = rewrite_section(text, "lastrun", run_line, None)
+    text = rewrite_section(text, "summary", f"{summary_table(results, problems)}\n\n{run_line}", "Summary")
     for name in names:
         if name in results:
             body = results[name]["markdown"]

@@ -170,6 +170,8 @@ async def recover(core: SubscriptionCore, attempts: list[dict[str, Any]]) -> dic
     for row in attempts:
         key = row["key"]
         if _is_renewal(key):
+            async with core.db.transaction() as tx:  # orphaned: not in flight any more (see _charge)
+                await tx.execute("UPDATE payment_attempts SET started_at = 0 WHERE key = ? AND status = 'pending'", key)
             try:
                 await core.snapshot(row["account_id"])  # settles due periods: takes this charge by its key
             except CoreError:
