@@ -72,7 +72,9 @@ class SupportBot(discord.AutoShardedClient):
     async def setup_hook(self) -> None:
         self.add_dynamic_items(*DYNAMIC_ITEMS, *refunds.DYNAMIC_ITEMS)
         await self.tree.set_translator(CatalogTranslator())
-        await self.sync_commands()
+        shard_ids = self.app.settings.shard_ids
+        if not shard_ids or 0 in shard_ids:  # one process syncs the commands for all of them
+            await self.sync_commands()
         self.reminders.start()
 
     async def sync_commands(self) -> None:

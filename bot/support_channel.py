@@ -37,6 +37,9 @@ class RateLimit:
 
     def allow(self, user_id: int, now: float | None = None) -> bool:
         now = time.monotonic() if now is None else now
+        if len(self._seen) > 10_000:  # a busy public server: forget users quiet for a window
+            for quiet in [u for u, q in self._seen.items() if not q or now - q[-1] >= self.window]:
+                del self._seen[quiet]
         seen = self._seen[user_id]
         while seen and now - seen[0] >= self.window:
             seen.popleft()

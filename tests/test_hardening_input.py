@@ -87,12 +87,12 @@ async def test_hostile_messages_get_an_answer_or_silence_and_change_nothing(h):
     # Everything above has been handled once the control message is answered (in order).
     control = await h.double.say(ALICE, "support", "how do I buy more credits?")
     await h.double.world.wait_until(
-        lambda: any(m.message_reference and m.message_reference.get("message_id") == control.id for m in bot_messages(h)),
+        lambda: any(m.message_reference and m.message_reference.get("message_id") == control.id for m in bot_messages(h)) or None,
         10, "the control answer")
     assert await core_counts(h) == before
-    replies = [m for m in bot_messages(h) if m.message_reference]
+    replies = [m for m in bot_messages(h) if m.message_reference and m.message_reference.get("message_id") != control.id]
     assert all(len(m.content) <= 2000 for m in replies)
-    record_figures(input_messages=len(HOSTILE_MESSAGES) * 3, input_message_replies=len(replies) - 1)
+    record_figures(input_messages=len(HOSTILE_MESSAGES) * 3, input_message_replies=len(replies))
 
 
 async def test_mentions_markdown_and_sql_in_echoed_text_round_trip_verbatim_and_ping_nobody(h):

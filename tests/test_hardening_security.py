@@ -90,7 +90,7 @@ async def test_a_flood_of_messages_gets_a_few_replies(h):
     await h.double.next_message("support", timeout=10)
     control = await h.double.say(ALICE, "support", "how can I cancel my subscription?")  # handled after all 100
     await h.double.world.wait_until(
-        lambda: any((m.message_reference or {}).get("message_id") == control.id for m in h.double.messages_in("support")),
+        lambda: any((m.message_reference or {}).get("message_id") == control.id for m in h.double.messages_in("support")) or None,
         15, "the control answer")
     replies = [m for m in h.double.messages_in("support")
                if m.author_id == h.double.bot_user.id and m.message_reference["message_id"] != control.id]
