@@ -445,3 +445,26 @@ async def test_run_discord_refuses_to_start_half_configured(h):
     assert (
         await run_discord(replace(h.app, settings=wrong_token)) == 2
     )  # Discord said 401: a one-line how-to
+
+
+async def test_a_persian_question_from_a_restricted_account_gets_the_true_cause_and_the_review(h):
+    # Two accounts already came from this phone; Bob's third one is restricted by the device limit.
+    for n in range(2):
+        await h.app.core.create_account(f"first{n}@example.com", key=f"signup:first{n}", device_id="phone-1")
+    await h.app.core.create_account("bob@example.com", key="signup:bob", device_id="phone-1", discord_id=str(BOB))
+    await h.start_bot()
+    # Persian typed on an Arabic keyboard (ي, ك): "I want to know why my account gets no free credit".
+    await h.double.say(BOB, h.double.dm_channel(BOB), "ميخوام بدونم چرا اكانت من شارژ رايگان نميشه؟")
+    answer = await h.double.next_message(dm_of=BOB)
+    cause = M("Your account gets no daily free credits: it was created on a device that already had {max} accounts, "
+              "the most allowed per device. Everything else works as usual.", max=2)
+    assert locales.render(cause, "fa") != locales.render(cause, "en")  # the catalog has it in Persian
+    assert locales.render(cause, "fa") in answer.content
+    check = locales.render(M("Check my credits"), "fa")
+    credits = await h.press(BOB, answer, check)
+    review = locales.render(M("Ask for a review"), "fa")
+    assert review in [b["label"] for row in credits.components for b in row["components"]]
+    done = await h.press(BOB, credits, review)
+    assert isinstance(done, Message)
+    cases = await h.app.core.cases.list("open")
+    assert [c.context.get("topic") for c in cases if c.discord_id == str(BOB)] == ["device_review"]
