@@ -142,7 +142,7 @@ class Console:
             await self.app.refresh_clock()
             if line.lower() in ("/quit", "/exit"):
                 return 0
-            if line.isdigit():
+            if line.isdecimal() and len(line) <= 9:  # any script's digits; never "²" or 5,000 digits
                 await self.pick(int(line))
             elif line.startswith("/"):
                 await self.command(line)

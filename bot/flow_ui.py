@@ -21,9 +21,9 @@ from bot.language import LanguagePicker, bind
 from bot.render import Rendered, build_modal, content_of, render_reply, submitted_fields, text
 from bot.respond import DEFER_AFTER, dm, edit_pressed, in_guild, in_time, send_new, send_notice
 from flows.engine import KINDS, FlowEngine, Screen
+from flows.replies import M
 from flows.texts import expired
 from storage.db import StorageError
-from flows.replies import M
 
 log = logging.getLogger(__name__)
 

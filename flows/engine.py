@@ -50,8 +50,9 @@ CLAIM = "_claim"  # [step, action] of a final confirmation in progress
 FINAL = "_final"  # the flow has shown its last screen
 SHOWN = "_reply"  # the screen the flow last showed (reopening a form, a late second press)
 MAX_EFFECTS = 8  # a flow that asks for more effects than this in one press has a loop
-# Flows one user may start per minute. Counted from the stored flows themselves, so every
-# process sharing the database counts the same starts (a flood costs one read each, no write).
+# Flows one user may start per minute (reminders are the bot's: not limited). Counted from the
+# stored flows themselves, so every process sharing the database counts the same starts (a flood
+# costs one read each, no write).
 STARTS_PER_MINUTE = 10
 TOO_FAST = M("You're starting conversations faster than I can keep up. Nothing was changed; please wait a minute and try again.")
 
@@ -129,7 +130,8 @@ class FlowEngine:
         if kind == "status":
             return Screen(None, kind, "status", status_reply(facts), owner)
         now = self.core.clock.now()
-        if await self.store.started_since(owner, now - timedelta(minutes=1)) >= STARTS_PER_MINUTE:
+        recent = await self.store.started_since(owner, now - timedelta(minutes=1))
+        if kind != reminder.KIND and recent >= STARTS_PER_MINUTE:
             return Screen(None, kind, "too_fast", Reply((TOO_FAST,), final=True), owner, notice=True)
         fresh = FlowState(new_flow_id(), owner, account.account_id if account else None, kind, "start",
                           dict(args or {}), 0, now + self.timeout, now, now)

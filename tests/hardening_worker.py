@@ -53,6 +53,13 @@ async def one_flow(app, account_id: str, kind: str, rnd: random.Random, key: str
         await core.sweep()
 
 
+def started_so_far(journal_path: str) -> int:
+    if not os.path.exists(journal_path):
+        return 0
+    with open(journal_path) as f:
+        return sum(1 for line in f if line.startswith("S "))
+
+
 async def main(journal_path: str, target: int) -> int:
     app = await build(load_settings(dict(os.environ)), recover_after=timedelta(0))
     provider = app.core.payments
@@ -70,10 +77,7 @@ async def main(journal_path: str, target: int) -> int:
     for i in range(ACCOUNTS):
         view = await app.core.create_account(f"k{i}@example.com", key=f"signup-k{i}", plan="plus" if i % 2 else "free")
         accounts.append(view.account_id)
-    started = 0
-    if os.path.exists(journal_path):
-        with open(journal_path) as f:
-            started = sum(1 for line in f if line.startswith("S "))
+    started = started_so_far(journal_path)
     fd = os.open(journal_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:
         for n in range(started, target):

@@ -12,7 +12,14 @@ from __future__ import annotations
 
 import pytest
 
-from tests.bot_harness import ALICE, BOB, SUPPORT, Harness, labels, mentions_off_everywhere, select_of
+from tests.bot_harness import (
+    ALICE,
+    BOB,
+    Harness,
+    labels,
+    mentions_off_everywhere,
+    select_of,
+)
 from tests.conftest import TABLES, table_counts
 from tests.discord_double import DoubleTimeout, Message
 from tests.discord_double.interactions import new_interaction
@@ -251,3 +258,35 @@ async def test_commands_in_the_wrong_place_are_refused_plainly(h):
                                      await h.command(MODERATOR, "help", channel=dm))
     assert "Only moderators" in (await case_button.response()).content
     record_figures(input_wrong_place=3)
+
+
+# -- the console: the same flows in a terminal -----------------------------------------------------
+
+
+async def test_hostile_lines_in_the_console_get_plain_answers_and_change_nothing(tmp_path):
+    import io
+
+    from bot.bootstrap import build
+    from bot.console import run_console
+    from bot.settings import Settings
+
+    app = await build(Settings(database_url=f"sqlite:///{tmp_path / 'console.db'}", clock="simulated"))
+    try:
+        async def session(lines: list[str]) -> tuple[int, str]:
+            out = io.StringIO()
+            status = await run_console(app, "eve", None, io.StringIO("\n".join(lines) + "\n"), out)
+            return status, out.getvalue()
+
+        assert (await session(["/quit"]))[0] == 0  # seeds the demo account
+        before = {t: n for t, n in (await table_counts(app.db)).items() if t not in ("flows", "discord_users")}
+        lines = [*HOSTILE_MESSAGES, "/language ' OR 1=1 --", "/language", "/link " + SQL, "/link", "/nope " + "x" * 4000,
+                 "/cancel", "99", "-1", "0", "1e9", "", " ", "\u202e1", "١", "۱", SQL, "8", "/" + ZW, "/topup",
+                 "1" * 5000, "²", "12345678901234567890", "/plan", "🔥", "/admin stats", "/quit"]
+        status, out = await session(lines)
+        assert status == 0
+        assert not any(word in out for word in FORBIDDEN_IN_REPLIES), out[-2000:]
+        after = {t: n for t, n in (await table_counts(app.db)).items() if t not in ("flows", "discord_users")}
+        assert after == before
+        record_figures(input_console_lines=len(lines))
+    finally:
+        await app.close()

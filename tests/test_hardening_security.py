@@ -9,14 +9,13 @@ import asyncio
 import os
 import signal
 import sys
-from pathlib import Path
 
 import pytest
 
-import tests.bot_harness as bot_harness
 from bot.bootstrap import build
 from bot.settings import SettingsError, load_settings
 from flows.engine import STARTS_PER_MINUTE
+from tests import bot_harness
 from tests.bot_harness import ALICE, BOB, ROOT, Harness, environment, mentions_off_everywhere
 from tests.conftest import table_counts
 from tests.discord_double import DoubleTimeout
@@ -33,7 +32,7 @@ async def test_the_token_never_reaches_logs_or_error_messages(tmp_path, monkeypa
         await h.account(ALICE)
         log_path = tmp_path / "debug.log"
         env = {**os.environ, **environment(tmp_path, h.double), "LOG_LEVEL": "DEBUG", "PYTHONPATH": str(ROOT)}
-        with open(log_path, "wb") as log:
+        with log_path.open("wb") as log:
             process = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "bot", "run", cwd=ROOT, env=env, stdout=log, stderr=log)
             try:
@@ -219,3 +218,13 @@ def test_sql_looking_text_round_trips_verbatim(tmp_path):
             await app.close()
 
     asyncio.run(go())
+
+
+async def test_a_database_password_never_reaches_an_error_message():
+    from storage.db import StorageError, open_database
+
+    for url in ("postgresql://bot:S3CRET-PW-canary@127.0.0.1:1/bot", "postgresql://bot:S3CRET-PW-canary@127.0.0.1:notaport/bot",
+                "postgresql://bot:S3CRET-PW-canary@[::1/bot"):
+        with pytest.raises(StorageError) as error:
+            await open_database(url)
+        assert "S3CRET" not in str(error.value) and "S3CRET" not in repr(error.value.__cause__ or ""), str(error.value)
