@@ -11,7 +11,7 @@ import asyncio
 import logging
 import sys
 import uuid
-from typing import Sequence
+from collections.abc import Sequence
 
 from bot.bootstrap import App, build
 from bot.settings import SettingsError, load_settings

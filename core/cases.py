@@ -34,7 +34,7 @@ def _case(row: dict) -> Case:
 
 
 class CaseDesk:
-    def __init__(self, core: "SubscriptionCore") -> None:
+    def __init__(self, core: SubscriptionCore) -> None:
         self.core = core
 
     async def get(self, case_id: str) -> Case:

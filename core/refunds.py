@@ -76,4 +76,4 @@ def charged_at_text(ts: int) -> str:
     return from_ts(ts).strftime("%Y-%m-%d %H:%M UTC")
 
 
-__all__ = ["recommend", "REASONS", "charged_at_text", "to_ts"]
+__all__ = ["REASONS", "charged_at_text", "recommend", "to_ts"]

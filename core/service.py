@@ -13,20 +13,27 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Awaitable, Callable
+from typing import Any
 
-from core import attempts, billing, ledger, periods, refunds
-from core.clock import Clock, from_ts, to_ts, utc_day_start
+from core import attempts, billing, ledger, periods
 from core.cases import CaseDesk
+from core.clock import Clock, from_ts, to_ts
 from core.errors import CoreError
-from core.preferences import UserPreferences
 from core.money import Money
 from core.payments import PaymentProvider
 from core.plans import FREE, Catalog
+from core.preferences import UserPreferences
 from core.views import (
-    AccountView, CancelQuote, Credits, PlanChangeQuote, Receipt, ResumeQuote, ScheduledChange,
+    AccountView,
+    CancelQuote,
+    Credits,
+    PlanChangeQuote,
+    Receipt,
+    ResumeQuote,
+    ScheduledChange,
 )
 from storage.db import Database, Tx
 

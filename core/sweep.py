@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from core.service import SubscriptionCore
 
 
-async def run_sweep(core: "SubscriptionCore", batch: int = 1000) -> SweepReport:
+async def run_sweep(core: SubscriptionCore, batch: int = 1000) -> SweepReport:
     # Payment attempts a crash or a silent provider left pending (core/attempts.py), once stale.
     await core.recover_payments(older_than=timedelta(minutes=1))
     now = core.clock.now()
@@ -47,7 +47,7 @@ async def run_sweep(core: "SubscriptionCore", batch: int = 1000) -> SweepReport:
     return SweepReport(**totals, reminders=tuple(reminders))
 
 
-async def claim_reminders(core: "SubscriptionCore", now) -> list[tuple[str, str, int]]:
+async def claim_reminders(core: SubscriptionCore, now) -> list[tuple[str, str, int]]:
     """Renewals within the lead time for users who opted in, each claimed once per period."""
     lead = to_ts(now + timedelta(days=core.settings.reminder_days))
 
@@ -79,7 +79,7 @@ async def claim_reminders(core: "SubscriptionCore", now) -> list[tuple[str, str,
     return await core.db.run_in_transaction(attempt)
 
 
-async def _settle_unless_held(core: "SubscriptionCore", tx, account_id: str, now):
+async def _settle_unless_held(core: SubscriptionCore, tx, account_id: str, now):
     """Settle one account, or None when another transaction holds it.
 
     The holder is another process's sweep or a command on the account, and

@@ -119,7 +119,7 @@ class Receipt:
         return json.dumps(out, sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str) -> "Receipt":
+    def from_json(cls, text: str) -> Receipt:
         raw = json.loads(text)
         for name, value in raw.items():
             if isinstance(value, dict) and set(value) == {"ts"}:

@@ -8,8 +8,9 @@ exception, so a crash mid-change leaves nothing behind.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Any, Awaitable, Callable, Protocol, Sequence, TypeVar
+from typing import Any, Protocol, TypeVar
 
 T = TypeVar("T")
 

@@ -11,9 +11,10 @@ import asyncio
 import os
 import sqlite3
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, AsyncIterator, Awaitable, Callable, TypeVar
+from typing import Any, TypeVar
 
 import aiosqlite
 
@@ -75,7 +76,7 @@ class SqliteDatabase:
         self.path = path
 
     @classmethod
-    async def open(cls, path: str) -> "SqliteDatabase":
+    async def open(cls, path: str) -> SqliteDatabase:
         if path != ":memory:":
             _create_private(Path(path))
         try:
@@ -168,9 +169,8 @@ class SqliteDatabase:
             return applied
 
     async def integrity_check(self) -> str:
-        async with self._lock:
-            async with self._conn.execute("PRAGMA integrity_check") as cur:
-                row = await cur.fetchone()
+        async with self._lock, self._conn.execute("PRAGMA integrity_check") as cur:
+            row = await cur.fetchone()
         return row[0]
 
     async def close(self) -> None:

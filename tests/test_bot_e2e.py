@@ -14,10 +14,10 @@ import pytest
 
 import bot.respond
 import locales
-from flows.replies import M
 from bot.discord_app import run_discord
 from bot.refunds import NO_DESK
 from bot.settings import SettingsError
+from flows.replies import M
 from tests.bot_harness import (
     ALICE,
     BOB,
