@@ -81,12 +81,14 @@ async def take(tx: Tx, provider: PaymentProvider, account_id: str, amount: Money
     return outcome.charge_ids
 
 
-async def run_paid(core: SubscriptionCore, fn: Callable[[Tx], Awaitable[T]]) -> T:
-    """``db.run_in_transaction(fn)``, with every charge ``fn`` needs taken between runs."""
+async def run_paid(core: SubscriptionCore, fn: Callable[[Tx], Awaitable[T]],
+                   charges: dict[str, Charge | CoreError] | None = None) -> T:
+    """``db.run_in_transaction(fn)``, with every charge ``fn`` needs taken between runs.
+    ``charges`` holds answers already taken by ``charge_ahead`` (the transaction then runs once)."""
     outer = _decided.get()
     if outer is not None:  # already inside an operation (recovery settling an account)
         return await core.db.run_in_transaction(fn)
-    decided: dict[str, Charge | CoreError] = {}
+    decided: dict[str, Charge | CoreError] = dict(charges or {})
     token = _decided.set(decided)
     try:
         for _ in range(MAX_ROUNDS):
@@ -102,6 +104,14 @@ async def run_paid(core: SubscriptionCore, fn: Callable[[Tx], Awaitable[T]]) -> 
         taken = [k for k, v in decided.items() if isinstance(v, Charge)]
         if taken:
             await _settle_unfinished(core, taken)
+
+
+async def charge_ahead(core: SubscriptionCore, account_id: str, amount: Money, key: str) -> dict[str, Charge | CoreError]:
+    """Take a charge whose key is known before its transaction (a due renewal), through the
+    same committed attempt; pass the result to ``run_paid`` so the transaction runs once. A
+    charge whose transaction then does not record it is settled as any other (``_settle_unfinished``)."""
+    outcome = await _charge(core.db, core.payments, ChargeNeeded(key, account_id, amount))
+    return {} if outcome is None else {key: outcome}
 
 
 async def _charge(db: Database, provider: PaymentProvider, need: ChargeNeeded) -> Charge | CoreError | None:

@@ -110,9 +110,10 @@ class SubscriptionCore:
         # Return what a replay returns (the stored form), so a double click gets equal receipts.
         return Receipt.from_json((await self._tx(attempt)).to_json())
 
-    async def _tx(self, fn: Callable[[Tx], Awaitable[Any]]) -> Any:
-        """One transaction that may charge: the provider is called between its runs (core/attempts.py)."""
-        return await attempts.run_paid(self, fn)
+    async def _tx(self, fn: Callable[[Tx], Awaitable[Any]], charges: dict | None = None) -> Any:
+        """One transaction that may charge: the provider is called between its runs (core/attempts.py).
+        ``charges``: provider answers already taken for keys the transaction will need."""
+        return await attempts.run_paid(self, fn, charges)
 
     async def recover_payments(self, older_than: timedelta = timedelta(0)) -> dict[str, int]:
         """Settle payment attempts left pending (a crash, a provider that did not answer) that

@@ -14,6 +14,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from core.attempts import charge_ahead
 from core.clock import to_ts
 from core.views import SweepReport
 
@@ -30,21 +31,34 @@ async def run_sweep(core: SubscriptionCore, batch: int = 1000) -> SweepReport:
     while True:
         async with core.db.read() as tx:
             due = await tx.fetchall(
-                "SELECT account_id FROM subscriptions WHERE status <> 'ended' AND next_due_at <= ? "
+                "SELECT id, account_id, status, plan, scheduled_plan, period_end, cancel_at_period_end, retry_count "
+                "FROM subscriptions WHERE status <> 'ended' AND next_due_at <= ? "
                 "ORDER BY next_due_at LIMIT ?", to_ts(now), batch,
             )
-        todo = [r["account_id"] for r in due if r["account_id"] not in seen]
+        todo = [r for r in due if r["account_id"] not in seen]
         if not todo:
             break
-        for account_id in todo:
+        for sub in todo:
+            account_id = sub["account_id"]
             seen.add(account_id)
-            counts = await core._tx(lambda tx, a=account_id: _settle_unless_held(core, tx, a, now))
+            charges = await _renewal_charge(core, sub)
+            counts = await core._tx(lambda tx, a=account_id: _settle_unless_held(core, tx, a, now), charges)
             if counts is None:
                 continue
             for name in totals:
                 totals[name] += getattr(counts, name)
     reminders = await claim_reminders(core, now)
     return SweepReport(**totals, reminders=tuple(reminders))
+
+
+async def _renewal_charge(core: SubscriptionCore, sub: dict) -> dict:
+    """A due renewal's charge, taken before its settle transaction so that runs once; its key
+    is the one core/periods.py charges under, so a settle elsewhere takes the same charge."""
+    if sub["cancel_at_period_end"]:
+        return {}
+    attempt = "renew" if sub["status"] == "active" else f"retry{sub['retry_count'] + 1}"
+    price = core.catalog.plan(sub["scheduled_plan"] or sub["plan"]).price
+    return await charge_ahead(core, sub["account_id"], price, f"{attempt}:{sub['id']}:{sub['period_end']}")
 
 
 async def claim_reminders(core: SubscriptionCore, now) -> list[tuple[str, str, int]]:
