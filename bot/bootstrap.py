@@ -41,7 +41,8 @@ class App:
 
     async def advance_clock(self, delta: timedelta) -> datetime:
         if not isinstance(self.clock, SimulatedClock):
-            raise ValueError("CLOCK=simulated is needed to move time")
+            # ValueError: the CLI reports it as a user's mistake (one line, exit 2).
+            raise ValueError("CLOCK=simulated is needed to move time")  # noqa: TRY004
         await self.refresh_clock()
         moment = self.clock.advance(delta)
         async with self.db.transaction() as tx:

@@ -562,7 +562,7 @@ class SubscriptionCore:
                 await periods.end_subscription(tx, sub, now, "moderator")
                 return Receipt("admin_change_plan", account_id, now, FREE, details={"from": sub["plan"]})
             if not sub:
-                sub_id, invoices, end = await periods.start_subscription(
+                _sub_id, invoices, end = await periods.start_subscription(
                     tx, account_id, target, now, f"admin:{key}", self.payments, charge_amount=Money(target.price.currency, 0))
                 return Receipt("admin_change_plan", account_id, now, target.id, next_billing_at=end,
                                next_billing_amount=target.price, invoice_ids=tuple(invoices), details={"from": FREE})

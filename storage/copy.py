@@ -194,8 +194,8 @@ def _reference_order(table: Table, rows: list[dict[str, Any]]) -> list[dict[str,
         for row in pending:
             if all(row[col] is None or row[col] in seen[to] for col, to in table.self_refs.items()):
                 ordered.append(row)
-                for to in seen:
-                    seen[to].add(row[to])
+                for to, ids in seen.items():
+                    ids.add(row[to])
             else:
                 later.append(row)
         if len(later) == len(pending):

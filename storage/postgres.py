@@ -153,15 +153,13 @@ class PostgresDatabase:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[PostgresTx]:
-        async with self._pool.acquire() as conn:
-            async with conn.transaction(isolation="read_committed"):
-                yield PostgresTx(conn)
+        async with self._pool.acquire() as conn, conn.transaction(isolation="read_committed"):
+            yield PostgresTx(conn)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[PostgresTx]:
-        async with self._pool.acquire() as conn:
-            async with conn.transaction(isolation="repeatable_read", readonly=True):
-                yield PostgresTx(conn)
+        async with self._pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+            yield PostgresTx(conn)
 
     async def run_in_transaction(self, fn: Callable[[PostgresTx], Awaitable[T]]) -> T:
         """``fn(tx)`` in one transaction, re-run whole on 40001, 40P01 or 23505 (a few times)."""
