@@ -3,6 +3,13 @@
 One connection serves the process; a lock keeps one transaction on it at a
 time (a connection cannot hold two). Across processes, ``BEGIN IMMEDIATE``
 takes SQLite's write lock up front, so two writers never interleave.
+
+Only what may wait runs on aiosqlite's thread: a ``BEGIN IMMEDIATE`` that finds
+another connection holding the write lock waits there, and migrations, checks
+and checkpoints run there. Everything else runs on the connection directly:
+a transaction that holds the write lock cannot wait for anyone (WAL: readers
+never block, and the one writer is us), its statements take microseconds,
+and a hand-off to the thread and back costs 30 to 90 (BENCHMARKS.md, core).
 """
 
 from __future__ import annotations
@@ -36,27 +43,35 @@ def _refused(exc: sqlite3.OperationalError) -> StorageError:
     return StorageError(f"the database refused the statement: {text}")
 
 
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    return "locked" in str(exc) or "busy" in str(exc)
+
+
 class SqliteTx:
-    def __init__(self, conn: aiosqlite.Connection) -> None:
+    """The statements of a transaction this process holds, run on the connection directly."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
 
-    async def execute(self, sql: str, *params: Any) -> int:
+    def _run(self, sql: str, params: tuple) -> sqlite3.Cursor:
         try:
-            cursor = await self._conn.execute(sql, params)
+            return self._conn.execute(sql, params)
         except sqlite3.OperationalError as exc:
             raise _refused(exc) from exc
-        return cursor.rowcount
 
-    # aiosqlite runs each call in its own thread and hands the result back to the event
-    # loop; that hand-off, not SQLite, is most of a statement's cost. A cursor costs three
-    # (execute, fetch, close), ``execute_fetchall`` one. Our fetchone queries look up one
-    # row by key, so reading all their rows costs nothing more (BENCHMARKS.md, core).
+    async def execute(self, sql: str, *params: Any) -> int:
+        return self._run(sql, params).rowcount
+
     async def fetchone(self, sql: str, *params: Any) -> dict[str, Any] | None:
-        found = await self._conn.execute_fetchall(sql, params)
-        return dict(found[0]) if found else None
+        cursor = self._run(sql, params)
+        try:
+            row = cursor.fetchone()
+        finally:
+            cursor.close()  # a statement left open would keep COMMIT from finishing
+        return dict(row) if row else None
 
     async def fetchall(self, sql: str, *params: Any) -> list[dict[str, Any]]:
-        return [dict(r) for r in await self._conn.execute_fetchall(sql, params)]
+        return [dict(r) for r in self._run(sql, params).fetchall()]
 
     async def lock_account(self, account_id: str) -> None:
         # BEGIN IMMEDIATE already holds the database's single write lock.
@@ -69,42 +84,60 @@ class SqliteTx:
 
 class SqliteDatabase:
     dialect = "sqlite"
+    # Checkpoints run on aiosqlite's thread every this many commits, never inside a COMMIT on
+    # the event loop (SQLite's automatic checkpoint would write and sync the file right there).
+    CHECKPOINT_EVERY = 256
 
-    def __init__(self, conn: aiosqlite.Connection, path: str) -> None:
-        self._conn = conn
+    def __init__(self, conn: aiosqlite.Connection, raw: sqlite3.Connection, path: str) -> None:
+        self._conn = conn  # aiosqlite: for what may wait
+        self._raw = raw  # the same connection, for statements under a lock we hold
         self._lock = asyncio.Lock()
+        self._commits = 0
         self.path = path
+        self.busy_timeout_ms = BUSY_TIMEOUT_MS  # how long a BEGIN IMMEDIATE waits for another writer
 
     @classmethod
-    async def open(cls, path: str) -> SqliteDatabase:
-        if path != ":memory:":
+    async def open(cls, path: str, *, read_only: bool = False) -> SqliteDatabase:
+        if path != ":memory:" and not read_only:
             _create_private(Path(path))
+        target, uri = (f"file:{path}?mode=ro", True) if read_only else (path, False)
+        opened: list[sqlite3.Connection] = []
+
+        def connect() -> sqlite3.Connection:
+            # Used from the event loop too, never at the same time as from aiosqlite's thread (the lock).
+            opened.append(sqlite3.connect(target, uri=uri, isolation_level=None, check_same_thread=False))
+            return opened[0]
+
         try:
-            conn = await aiosqlite.connect(path, isolation_level=None)
+            conn = await aiosqlite.Connection(connect, iter_chunk_size=64)
         except sqlite3.Error as exc:
             raise StorageError(f"cannot open the SQLite database at {path}: {exc}") from exc
         conn.row_factory = sqlite3.Row
-        await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        await conn.execute("PRAGMA foreign_keys = ON")
-        if path != ":memory:":
-            await conn.execute("PRAGMA journal_mode = WAL")
-            await conn.execute("PRAGMA synchronous = NORMAL")
-        return cls(conn, path)
+        await conn.execute_fetchall("PRAGMA busy_timeout = 0")  # nothing on the event loop may wait (see _begin)
+        await conn.execute_fetchall("PRAGMA foreign_keys = ON")
+        if path != ":memory:" and not read_only:
+            await conn.execute_fetchall("PRAGMA journal_mode = WAL")
+            await conn.execute_fetchall("PRAGMA synchronous = NORMAL")
+            await conn.execute_fetchall("PRAGMA wal_autocheckpoint = 0")
+        return cls(conn, opened[0], path)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[SqliteTx]:
         async with self._lock:
             await self._begin("BEGIN IMMEDIATE")
             try:
-                yield SqliteTx(self._conn)
+                yield SqliteTx(self._raw)
             except BaseException:
-                await self._conn.execute("ROLLBACK")
+                self._raw.execute("ROLLBACK")
                 raise
             try:
-                await self._conn.execute("COMMIT")
+                self._raw.execute("COMMIT")
             except sqlite3.Error as exc:
-                await self._conn.execute("ROLLBACK")
+                self._raw.execute("ROLLBACK")
                 raise StorageError(f"the database refused the change: {exc}") from exc
+            self._commits += 1
+            if self._commits % self.CHECKPOINT_EVERY == 0 and self.path != ":memory:":
+                await self._conn.execute_fetchall("PRAGMA wal_checkpoint(PASSIVE)")
 
     async def run_in_transaction(self, fn: Callable[[SqliteTx], Awaitable[T]]) -> T:
         """``fn(tx)`` in one transaction. Writers never interleave here (BEGIN
@@ -114,59 +147,78 @@ class SqliteDatabase:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[SqliteTx]:
+        # A read takes no lock that a writer holds (WAL), so it never waits: all of it runs directly.
         async with self._lock:
-            await self._begin("BEGIN")
+            self._raw.execute("BEGIN")
             try:
-                yield SqliteTx(self._conn)
+                yield SqliteTx(self._raw)
             finally:
-                await self._conn.execute("ROLLBACK")
+                self._raw.execute("ROLLBACK")
 
     async def _begin(self, statement: str) -> None:
-        # busy_timeout covers most contention; a few short retries cover the rest.
-        delay = 0.05
+        """Take the write lock: at once on the connection if it is free; else wait for it on
+        aiosqlite's thread (SQLite's busy handler, ``busy_timeout_ms``), then a few short retries."""
+        try:
+            self._raw.execute(statement)
+            return
+        except sqlite3.OperationalError as exc:
+            if not _is_busy(exc):
+                raise StorageError(f"the database cannot start a transaction: {exc}") from exc
+        delay, wait_ms = 0.05, int(self.busy_timeout_ms)  # an int: safe to spell into the PRAGMA
         for attempt in range(5):
+            await self._conn.execute_fetchall(f"PRAGMA busy_timeout = {wait_ms}")
             try:
                 await self._conn.execute(statement)
                 return
             except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) and "busy" not in str(exc):
+                if not _is_busy(exc):
                     raise StorageError(f"the database cannot start a transaction: {exc}") from exc
                 if attempt == 4:
                     raise StorageError("the database is busy; try again in a moment") from exc
                 await asyncio.sleep(delay)
                 delay *= 2
+            finally:
+                await self._conn.execute_fetchall("PRAGMA busy_timeout = 0")
 
     async def migrate(self) -> list[str]:
+        # Migrations run on aiosqlite's thread, where waiting for another process's lock is fine.
         async with self._lock:
-            await self._conn.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations "
-                "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)"
-            )
-            async with self._conn.execute("SELECT version FROM schema_migrations") as cur:
-                done = {row[0] for row in await cur.fetchall()}
-            applied = []
-            for version, name, script in migration_files():
-                if version in done:
-                    continue
-                await self._begin("BEGIN IMMEDIATE")
-                try:
-                    # Another process may have applied it since we looked: check under the write lock.
-                    async with self._conn.execute("SELECT 1 FROM schema_migrations WHERE version = ?", (version,)) as cur:
-                        if await cur.fetchone():
-                            await self._conn.execute("ROLLBACK")
-                            continue
-                    for statement in split_statements(script):
-                        await self._conn.execute(statement)
-                    await self._conn.execute(
-                        "INSERT INTO schema_migrations VALUES (?, ?, ?)",
-                        (version, name, int(time.time())),
-                    )
-                    await self._conn.execute("COMMIT")
-                except BaseException:
-                    await self._conn.execute("ROLLBACK")
-                    raise
-                applied.append(name)
-            return applied
+            await self._conn.execute_fetchall(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            try:
+                return await self._migrate()
+            finally:
+                await self._conn.execute_fetchall("PRAGMA busy_timeout = 0")
+
+    async def _migrate(self) -> list[str]:
+        await self._conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations "
+            "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)"
+        )
+        async with self._conn.execute("SELECT version FROM schema_migrations") as cur:
+            done = {row[0] for row in await cur.fetchall()}
+        applied = []
+        for version, name, script in migration_files():
+            if version in done:
+                continue
+            await self._begin("BEGIN IMMEDIATE")
+            try:
+                # Another process may have applied it since we looked: check under the write lock.
+                async with self._conn.execute("SELECT 1 FROM schema_migrations WHERE version = ?", (version,)) as cur:
+                    if await cur.fetchone():
+                        await self._conn.execute("ROLLBACK")
+                        continue
+                for statement in split_statements(script):
+                    await self._conn.execute(statement)
+                await self._conn.execute(
+                    "INSERT INTO schema_migrations VALUES (?, ?, ?)",
+                    (version, name, int(time.time())),
+                )
+                await self._conn.execute("COMMIT")
+            except BaseException:
+                await self._conn.execute("ROLLBACK")
+                raise
+            applied.append(name)
+        return applied
 
     async def integrity_check(self) -> str:
         async with self._lock, self._conn.execute("PRAGMA integrity_check") as cur:

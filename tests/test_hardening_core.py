@@ -11,7 +11,6 @@ import asyncio
 import sqlite3
 import time
 
-import aiosqlite
 import pytest
 
 from core import attempts
@@ -130,7 +129,7 @@ async def test_recovery_completes_a_renewal_interrupted_after_its_charge(core):
 
 async def test_a_busy_database_is_retried_with_backoff_then_refused_plainly(core, tmp_path):
     account = await core.create_account("a@example.com", key="signup")
-    await core.db._conn.execute("PRAGMA busy_timeout = 50")  # each try waits 50 ms for the lock
+    core.db.busy_timeout_ms = 50  # each try waits 50 ms for the lock
     holder = sqlite3.connect(tmp_path / "core.db", isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")  # another process holds the write lock
     before_tries = time.monotonic()
@@ -147,9 +146,7 @@ async def test_a_busy_database_is_retried_with_backoff_then_refused_plainly(core
 async def test_a_read_only_database_refuses_changes_plainly_and_keeps_nothing(core, tmp_path):
     account = await core.create_account("a@example.com", key="signup")
     before = await table_counts(core.db)
-    conn = await aiosqlite.connect(f"file:{tmp_path / 'core.db'}?mode=ro", uri=True, isolation_level=None)
-    conn.row_factory = sqlite3.Row
-    read_only = SqliteDatabase(conn, str(tmp_path / "core.db"))
+    read_only = await SqliteDatabase.open(str(tmp_path / "core.db"), read_only=True)
     ro_core = core.__class__(read_only, core.catalog, core.clock, core.payments)
     try:
         for change in (lambda: ro_core.buy_topup(account.account_id, "credits_500", key="ro1"),

@@ -117,7 +117,7 @@ async def test_a_busy_database_gets_a_busy_answer_and_the_flow_goes_on_after(h, 
     await h.start_bot()
     reasons = await h.command(ALICE, "cancel")
     comment = await h.choose(ALICE, reasons, "other")
-    await h.app.db._conn.execute("PRAGMA busy_timeout = 50")
+    h.app.db.busy_timeout_ms = 50
     before = await table_counts(h.app.db)
     holder = sqlite3.connect(tmp_path / "bot.db", isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")  # another process holds the write lock

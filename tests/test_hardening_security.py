@@ -170,6 +170,7 @@ def _dynamic_sql(node: ast.expr, allowed: set[str]) -> str | None:
 CODE_NAMES = {
     "core/preferences.py": {"column"},
     "storage/copy.py": {"name", "table.name", "columns"},
+    "storage/sqlite.py": {"wait_ms"},
 }
 
 
