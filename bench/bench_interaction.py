@@ -14,7 +14,8 @@ round over the 250 interactions; medians of the rounds.
 
     python bench/bench_interaction.py [--rounds 3] [--users 50] [--quick] [--profile OUT]
 
-``--profile OUT`` records the bot process with py-spy over all the rounds
+``--profile OUT`` records the bot process with py-spy over all the rounds (the baseline's in
+OUT with .baseline before its suffix)
 (raw collapsed stacks, for flamegraph.pl or speedscope).
 """
 
@@ -168,12 +169,13 @@ async def run(rounds: int, n_users: int, background: int, profile: Path | None) 
             # Warm-up: imports on first use, statement caches, the first DM channel.
             await play_round(ours_double, warm)
             await play_round(base_double, warm)
-            spy = None
-            if profile and py_spy():  # the bot's busy time over every round (py-spy leaves out idle waits)
-                command = [py_spy(), "record", "-p", str(ours.pid), "-o", str(profile),
-                           "-f", "raw", "-r", "1000", "--nonblocking", "--threads"]
-                spy = subprocess.Popen(command, stdout=subprocess.DEVNULL,  # noqa: ASYNC220 (stopped below)
-                                       stderr=subprocess.DEVNULL)
+            spies = []
+            if profile and py_spy():  # each bot's busy time over every round (py-spy leaves out idle waits)
+                for bot, out in ((ours, profile), (base, profile.with_suffix(".baseline" + profile.suffix))):
+                    command = [py_spy(), "record", "-p", str(bot.pid), "-o", str(out),
+                               "-f", "raw", "-r", "1000", "--nonblocking", "--threads"]
+                    spies.append(subprocess.Popen(command, stdout=subprocess.DEVNULL,  # noqa: ASYNC220 (stopped below)
+                                                  stderr=subprocess.DEVNULL))
                 await asyncio.sleep(1)
             for r, users in enumerate(per_round_users):
                 order = [("baseline", base_double), ("ours", ours_double)]
@@ -186,7 +188,7 @@ async def run(rounds: int, n_users: int, background: int, profile: Path | None) 
                     cpu_ms = 1000 * (cpu_seconds(pid) - cpu_before) / len(records)
                     results[name].append({"stats": stats(records), "seconds": seconds, "records": records,
                                           "cpu_ms_per_interaction": cpu_ms})
-            if spy is not None:
+            for spy in spies:
                 spy.send_signal(signal.SIGINT)  # py-spy writes its output on Ctrl-C
                 spy.wait()
             cancelled = cancelled_count(db_path, [u for us in per_round_users for u in us])

@@ -120,6 +120,15 @@ async def expire_subscription_credits(tx: Tx, account_id: str, at: datetime, kin
     return forfeited
 
 
+async def has_lapsed(tx: Tx, account_id: str, at: datetime) -> bool:
+    """Whether ``expire_lapsed`` has an entry to write."""
+    return await tx.fetchone(
+        "SELECT 1 AS lapsed FROM credit_buckets WHERE account_id = ? AND remaining > 0 "
+        "AND expires_at IS NOT NULL AND expires_at <= ? LIMIT 1",
+        account_id, to_ts(at),
+    ) is not None
+
+
 async def expire_lapsed(tx: Tx, account_id: str, at: datetime) -> None:
     """Write the expire entries of buckets whose time has passed (free days, old periods)."""
     for bucket in await tx.fetchall(

@@ -101,6 +101,11 @@ async def _audit(tx: Tx, sub: dict, action: str, at: datetime, why: str | None =
     await write_audit(tx, sub["account_id"], "system", action, at, why, key, subscription=sub["id"], **details)
 
 
+def is_due(sub: dict | None, now: datetime) -> bool:
+    """Whether ``settle`` has a boundary of this live subscription to apply by ``now``."""
+    return bool(sub and sub["next_due_at"] is not None and sub["next_due_at"] <= to_ts(now))
+
+
 async def settle(
     tx: Tx, catalog: Catalog, provider: PaymentProvider, account_id: str, now: datetime, grace: timedelta,
 ) -> SettleCounts:
@@ -108,7 +113,7 @@ async def settle(
     counts = SettleCounts()
     while True:
         sub = await live_subscription(tx, account_id)
-        if not sub or sub["next_due_at"] is None or sub["next_due_at"] > to_ts(now):
+        if not is_due(sub, now):
             break
         if sub["status"] == "active":
             await _period_end(tx, catalog, provider, sub, grace, counts)

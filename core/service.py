@@ -214,7 +214,10 @@ class SubscriptionCore:
     async def account_for_discord(self, discord_id: str) -> AccountView | None:
         async with self.db.read() as tx:
             row = await tx.fetchone("SELECT id FROM accounts WHERE discord_id = ?", str(discord_id))
-        return await self.snapshot(row["id"]) if row else None
+            view = await self.view_if_settled(tx, row["id"]) if row else None
+        if row and view is None:
+            view = await self._settled_snapshot(row["id"])
+        return view
 
     async def issue_link_code(self, account_id: str, *, key: str, actor: str = "operator") -> tuple[str, datetime]:
         async def body(tx: Tx, account: dict, now: datetime) -> Receipt:
@@ -265,6 +268,22 @@ class SubscriptionCore:
 
     async def snapshot(self, account_id: str) -> AccountView:
         """The account as of now, with due period-end effects applied first."""
+        async with self.db.read() as tx:
+            view = await self.view_if_settled(tx, account_id)
+        return view if view is not None else await self._settled_snapshot(account_id)
+
+    async def view_if_settled(self, tx: Tx, account_id: str) -> AccountView | None:
+        """The account as of now, read in ``tx``; None when period-end effects or lapsed credits
+        are due, which only a write transaction may apply (``snapshot`` does). Most reads find
+        nothing due, so they take no write lock."""
+        account = await self._account_row(tx, account_id)
+        now = self.clock.now()
+        sub = await periods.live_subscription(tx, account_id)
+        if periods.is_due(sub, now) or await ledger.has_lapsed(tx, account_id, now):
+            return None
+        return await self._view(tx, account, now, sub)
+
+    async def _settled_snapshot(self, account_id: str) -> AccountView:
         async def attempt(tx: Tx) -> AccountView:
             await tx.lock_account(account_id)
             account = await self._account_row(tx, account_id)
@@ -283,8 +302,9 @@ class SubscriptionCore:
             return 0
         return self.catalog.plan(FREE).daily_free_credits
 
-    async def _view(self, tx: Tx, account: dict, now: datetime) -> AccountView:
-        sub = await periods.live_subscription(tx, account["id"])
+    async def _view(self, tx: Tx, account: dict, now: datetime, sub: dict | None = None) -> AccountView:
+        """``sub``: the live subscription, if the caller has just read it in this transaction."""
+        sub = sub or await periods.live_subscription(tx, account["id"])
         daily = self._daily_free(account, sub)
         free, subscription, sub_expiry, topup = await ledger.balances(tx, account["id"], now, daily)
         blocked = None

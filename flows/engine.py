@@ -164,10 +164,12 @@ class FlowEngine:
             return refused
         return Screen(flow.id, flow.kind, flow.step, reply_from_json(flow.data[SHOWN]), flow.owner)
 
-    async def _load(self, flow_id: str, step: str, actor: str, now: datetime,
-                    press: list[str] | None = None, resend: bool = False) -> tuple[FlowState | None, Screen | None]:
+    async def _load(self, flow_id: str, step: str, actor: str, now: datetime) -> tuple[FlowState | None, Screen | None]:
+        return self._check(await self.store.load(flow_id), flow_id, step, actor, now)
+
+    def _check(self, flow: FlowState | None, flow_id: str, step: str, actor: str, now: datetime,
+               press: list[str] | None = None, resend: bool = False) -> tuple[FlowState | None, Screen | None]:
         """The flow if this actor may act on it at this step now; else the notice to answer."""
-        flow = await self.store.load(flow_id)
         if flow is None or flow.kind not in FLOWS:
             return None, Screen(flow_id, flow.kind if flow else "unknown", step, expired(None), actor, notice=True)
         if actor != flow.owner:
@@ -192,14 +194,22 @@ class FlowEngine:
                      fields: dict[str, str] | None) -> Screen:
         step, action = press
         now = self.core.clock.now()
-        flow, refused = await self._load(flow_id, step, actor, now, press, resend=value is None and fields is None)
+        # The flow and its account in one read: most presses find nothing due on the account.
+        async with self.core.db.read() as tx:
+            loaded = await self.store.load_in(tx, flow_id)
+            account = None
+            if loaded and loaded.account_id and loaded.owner == actor:
+                account = await self.core.view_if_settled(tx, loaded.account_id)
+        flow, refused = self._check(loaded, flow_id, step, actor, now, press, resend=value is None and fields is None)
         if refused:
             return refused
         shown = reply_from_json(flow.data[SHOWN])
         if fields is None and shown.form is not None and shown.form.action == action:
             # The button that opens the form, not its submission: show the step (its form) again.
             return Screen(flow.id, flow.kind, flow.step, shown, flow.owner)
-        facts = self._facts(await self._account(flow))
+        if account is None and flow.account_id:  # due period-end work: applied by a snapshot first
+            account = await self.core.snapshot(flow.account_id)
+        facts = self._facts(account)
         turn = _Turn(self, FLOWS[flow.kind], flow, facts, now, press)
         state, answer = await turn.run(flow, Event(action, facts, value, dict(fields or {})))
         if isinstance(answer, Stale):
@@ -230,9 +240,6 @@ class FlowEngine:
 
     def _facts(self, account: AccountView | None) -> Facts:
         return Facts(self.core.catalog, account, self.core.settings.max_accounts_per_device)
-
-    async def _account(self, flow: FlowState) -> AccountView | None:
-        return await self.core.snapshot(flow.account_id) if flow.account_id else None
 
     def _finish(self, state: FlowState, reply: Reply | None, press: list[str] | None, now: datetime) -> FlowState:
         """The state to store after a press: bookkeeping updated, the screen shown, expiry pushed on."""

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from core.clock import from_ts, to_ts
 from flows.machine import FlowState
-from storage.db import Database
+from storage.db import Database, Tx
 
 
 def new_flow_id() -> str:
@@ -49,7 +49,11 @@ class FlowStore:
 
     async def load(self, flow_id: str) -> FlowState | None:
         async with self.db.read() as tx:
-            row = await tx.fetchone("SELECT * FROM flows WHERE id = ?", flow_id)
+            return await self.load_in(tx, flow_id)
+
+    async def load_in(self, tx: Tx, flow_id: str) -> FlowState | None:
+        """The flow, read inside the caller's transaction."""
+        row = await tx.fetchone("SELECT * FROM flows WHERE id = ?", flow_id)
         return _row_to_state(row) if row else None
 
     async def advance(self, read: FlowState, new: FlowState, now: datetime) -> FlowState | None:

@@ -11,7 +11,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 from decimal import Decimal
+from functools import lru_cache
 
+from babel import Locale
 from babel.dates import format_date, format_time, get_datetime_format
 from babel.numbers import format_currency, format_decimal
 from persiantools import digits
@@ -19,10 +21,18 @@ from persiantools.jdatetime import JalaliDate
 
 from core.money import Money
 
-from .languages import babel_locale
+from .languages import babel_locale as _babel_id
 from .normalise import strip_marks
 
 UTC = dt.UTC
+# The same few prices, dates and counts are formatted again on every screen; Babel parses
+# the locale and its patterns anew each call. Cached per (value, its type, language).
+FORMAT_CACHE = 4096
+
+
+@lru_cache(maxsize=None)
+def babel_locale(lang: str) -> Locale:
+    return Locale.parse(_babel_id(lang))
 _PERSIAN_SEPARATORS = str.maketrans({",": "٬", ".": "٫"})
 
 
@@ -31,6 +41,7 @@ def persian_digits(text: str) -> str:
     return digits.en_to_fa(text.translate(_PERSIAN_SEPARATORS))
 
 
+@lru_cache(maxsize=FORMAT_CACHE, typed=True)
 def format_number(value: Decimal | float, lang: str) -> str:
     if isinstance(value, float):  # never hand Babel a float: its repr is the exact value we mean
         value = Decimal(repr(value))
@@ -38,6 +49,7 @@ def format_number(value: Decimal | float, lang: str) -> str:
     return persian_digits(text) if lang == "fa" else text
 
 
+@lru_cache(maxsize=FORMAT_CACHE, typed=True)
 def format_money(money: Money, lang: str) -> str:
     text = format_currency(
         Decimal(money.as_decimal_str()), money.currency, locale=babel_locale(lang)
@@ -52,12 +64,14 @@ def jalali_date(day: dt.date) -> str:
     return f"{digits.en_to_fa(str(j.day))} {month} {digits.en_to_fa(str(j.year))}"
 
 
+@lru_cache(maxsize=FORMAT_CACHE, typed=True)
 def format_day(day: dt.date, lang: str) -> str:
     if lang == "fa":
         return jalali_date(day)
     return format_date(day, format="long", locale=babel_locale(lang))
 
 
+@lru_cache(maxsize=FORMAT_CACHE, typed=True)
 def format_moment(moment: dt.datetime, lang: str) -> str:
     """A date and time in UTC, saying so: the core's clock is UTC and so are its period ends."""
     if moment.tzinfo is None:
