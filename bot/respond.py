@@ -36,15 +36,30 @@ async def in_time(interaction: discord.Interaction, work: Awaitable[T], *, think
     user sees "thinking…", ephemeral in a server. Without it, a component's message is
     left as is until the answer edits it or an ephemeral notice follows.
     """
-    task = asyncio.ensure_future(work)
+    # A timer rather than a task racing a timeout: most work finishes well inside the
+    # limit, and then this costs one timer handle, not two tasks.
+    loop = asyncio.get_running_loop()
+    deferring: list[asyncio.Task] = []
+
+    def defer() -> None:
+        if not deferring and not interaction.response.is_done():
+            deferring.append(loop.create_task(interaction.response.defer(
+                thinking=thinking, ephemeral=thinking and in_guild(interaction))))
+
+    if DEFER_AFTER <= 0:  # told to acknowledge every interaction first
+        defer()
+    timer = loop.call_later(max(DEFER_AFTER, 0), defer)
     try:
-        return await asyncio.wait_for(asyncio.shield(task), DEFER_AFTER)
-    except TimeoutError:
-        if not interaction.response.is_done():
-            await interaction.response.defer(
-                thinking=thinking, ephemeral=thinking and in_guild(interaction)
-            )
-        return await task
+        result = await work
+    except BaseException:
+        timer.cancel()
+        if deferring:  # the answer to the failure follows the defer, never races it
+            await asyncio.gather(*deferring, return_exceptions=True)
+        raise
+    timer.cancel()
+    if deferring:
+        await deferring[0]  # the answer goes through the webhook once Discord has the defer
+    return result
 
 
 async def send_new(
