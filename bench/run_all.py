@@ -32,7 +32,7 @@ from common import BENCH, BENCHMARKS_MD, PYTHON, ROOT, machine, md_table, rewrit
 BENCHMARKS = {
     "lang": ("bench_lang.py", 240, "4. Language choice and question recognition"),
     "core": ("bench_core.py", 240, "2. Core throughput"),
-    "ab_sqlite_fetch": ("ab_sqlite_fetch.py", 120, "Before and after: SQLite reads"),
+    "ab_sqlite_direct": ("ab_sqlite_direct.py", 120, "Before and after: SQLite statements"),
     "sweep": ("bench_sweep.py", 360, "3. Due-work sweep"),
     "memory": ("bench_memory.py", 240, "5. Memory at rest"),
     "interaction": ("bench_interaction.py", 240, "1. Interaction path"),
