@@ -53,6 +53,7 @@ MIGRATION_UNLOCK = "SELECT pg_advisory_unlock(hashtext('storage.migrate:' || cur
 
 
 @lru_cache(maxsize=1024)
+@lru_cache(maxsize=2048)  # the same few hundred statements, each scanned once
 def translate(sql: str) -> str:
     """``?`` placeholders → ``$1 … $n``, leaving quoted text and comments alone."""
     out: list[str] = []
