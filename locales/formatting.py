@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from decimal import Decimal
-from functools import lru_cache
+from functools import cache, lru_cache
 
 from babel import Locale
 from babel.dates import format_date, format_time, get_datetime_format
@@ -30,7 +30,7 @@ UTC = dt.UTC
 FORMAT_CACHE = 4096
 
 
-@lru_cache(maxsize=None)
+@cache
 def babel_locale(lang: str) -> Locale:
     return Locale.parse(_babel_id(lang))
 _PERSIAN_SEPARATORS = str.maketrans({",": "٬", ".": "٫"})
