@@ -15,6 +15,7 @@ and a hand-off to the thread and back costs 30 to 90 (BENCHMARKS.md, core).
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import sqlite3
 import time
@@ -29,6 +30,7 @@ from storage.db import StorageError
 from storage.migrations_runner import migration_files, split_statements
 
 BUSY_TIMEOUT_MS = 5000
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
@@ -91,8 +93,11 @@ class SqliteTx:
 
 class SqliteDatabase:
     dialect = "sqlite"
-    # Checkpoints run on aiosqlite's thread every this many commits, never inside a COMMIT on
-    # the event loop (SQLite's automatic checkpoint would write and sync the file right there).
+    # Every this many commits, a checkpoint copies the WAL into the database file. It runs on
+    # a second connection of its own, in its thread: SQLite's automatic checkpoint would write
+    # and sync the file inside a COMMIT on the event loop, and one on this connection would
+    # hold every transaction back meanwhile (BENCHMARKS.md, interaction path). A PASSIVE
+    # checkpoint waits for no reader or writer.
     CHECKPOINT_EVERY = 256
 
     def __init__(self, conn: aiosqlite.Connection, raw: sqlite3.Connection, path: str) -> None:
@@ -100,6 +105,8 @@ class SqliteDatabase:
         self._raw = raw  # the same connection, for statements under a lock we hold
         self._lock = asyncio.Lock()
         self._commits = 0
+        self._checkpointer: aiosqlite.Connection | None = None
+        self._checkpointing: asyncio.Task | None = None
         self.path = path
         self.busy_timeout_ms = BUSY_TIMEOUT_MS  # how long a BEGIN IMMEDIATE waits for another writer
 
@@ -126,7 +133,10 @@ class SqliteDatabase:
             await conn.execute_fetchall("PRAGMA journal_mode = WAL")
             await conn.execute_fetchall("PRAGMA synchronous = NORMAL")
             await conn.execute_fetchall("PRAGMA wal_autocheckpoint = 0")
-        return cls(conn, opened[0], path)
+        db = cls(conn, opened[0], path)
+        if path != ":memory:" and not read_only:
+            db._checkpointer = await aiosqlite.connect(path, isolation_level=None)
+        return db
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[SqliteTx]:
@@ -143,8 +153,8 @@ class SqliteDatabase:
                 self._raw.execute("ROLLBACK")
                 raise StorageError(f"the database refused the change: {exc}") from exc
             self._commits += 1
-            if self._commits % self.CHECKPOINT_EVERY == 0 and self.path != ":memory:":
-                await self._conn.execute_fetchall("PRAGMA wal_checkpoint(PASSIVE)")
+            if self._commits % self.CHECKPOINT_EVERY == 0:
+                self._start_checkpoint()
 
     async def run_in_transaction(self, fn: Callable[[SqliteTx], Awaitable[T]]) -> T:
         """``fn(tx)`` in one transaction. Writers never interleave here (BEGIN
@@ -232,7 +242,22 @@ class SqliteDatabase:
             row = await cur.fetchone()
         return row[0]
 
+    def _start_checkpoint(self) -> None:
+        if self._checkpointer is None or (self._checkpointing and not self._checkpointing.done()):
+            return  # in memory, or the last one still running
+        self._checkpointing = asyncio.create_task(self._checkpoint())
+
+    async def _checkpoint(self) -> None:
+        try:
+            await self._checkpointer.execute_fetchall("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.Error as exc:  # the next one catches up; the WAL keeps every commit meanwhile
+            log.warning("WAL checkpoint failed: %s", exc)
+
     async def close(self) -> None:
+        if self._checkpointing is not None:
+            await self._checkpointing
+        if self._checkpointer is not None:
+            await self._checkpointer.close()
         await self._conn.close()
 
 
