@@ -61,7 +61,13 @@ def build_parser() -> Parser:
     copy.add_argument("source", metavar="SQLITE_URL")
     copy.add_argument("target", metavar="POSTGRES_URL")
     sub.add_parser("lang", help="print the reply language for each line of stdin")
-    sub.add_parser("intent", help="print the recognised question for each line of stdin")
+    intent = sub.add_parser(
+        "intent",
+        help="print the decision for each line of stdin: an intent, none, or ask:INTENT,INTENT",
+    )
+    intent.add_argument(
+        "--explain", action="store_true", help="add the language and the likeliest scores"
+    )
     return parser
 
 
@@ -71,7 +77,9 @@ def main(argv: Sequence[str]) -> int:
         if args.command in ("lang", "intent"):
             from locales.cli import run_intent, run_lang
 
-            return (run_lang if args.command == "lang" else run_intent)(sys.stdin, sys.stdout)
+            if args.command == "lang":
+                return run_lang(sys.stdin, sys.stdout)
+            return run_intent(sys.stdin, sys.stdout, explain=args.explain)
         if args.command == "copy-db":
             from storage.copy import main as copy_main
 

@@ -8,6 +8,8 @@ click into an event for ``FlowUI`` (bot/flow_ui.py); the flow engine decides the
     f:<flow id>:<step>:<action>   a flow's button or select  -> engine.handle
     m:<flow id>:<step>:<action>   a button that opens a form -> modal (submit comes back as f:)
     s:<kind>                      start a flow for whoever presses it -> engine.start
+    q:<intent>:<lang>             a "Did you mean…?" or menu topic: its answer, for the
+                                  presser, in the language the question was asked in
 
 A stale step (the flow moved on, or expired) is for the engine to refuse, not for us
 to guess.
@@ -27,6 +29,7 @@ _FLOW = r"(?P<flow>[0-9a-f]{32}):(?P<step>[a-z0-9_]{1,24}):(?P<action>[^:]{1,40}
 FLOW_TEMPLATE = re.compile(r"f:" + _FLOW)
 FORM_TEMPLATE = re.compile(r"m:" + _FLOW)
 START_TEMPLATE = re.compile(r"s:(?P<kind>[a-z_]+)")
+TOPIC_TEMPLATE = re.compile(r"q:(?P<intent>[a-z_]{1,30}):(?P<lang>[a-z]{2})")
 
 
 def flow_custom_id(flow_id: str, step: str, action: str) -> str:
@@ -101,4 +104,25 @@ class StartButton(discord.ui.DynamicItem[discord.ui.Button], template=START_TEMP
         await _ui(interaction).start_flow(interaction, kind)
 
 
-DYNAMIC_ITEMS = (FlowItem, FormButton, StartButton)
+class TopicButton(discord.ui.DynamicItem[discord.ui.Button], template=TOPIC_TEMPLATE):
+    """A topic offered by "Did you mean…?" or the menu: pressing it answers that question."""
+
+    @staticmethod
+    def custom_id_for(intent: str, lang: str) -> str:
+        custom_id = f"q:{intent}:{lang}"
+        if not TOPIC_TEMPLATE.fullmatch(custom_id):
+            raise ValueError(f"not a topic: {intent!r} in {lang!r}")
+        return custom_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /
+    ) -> Any:
+        return cls(item)
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        match = self.template.fullmatch(self.custom_id)
+        await _ui(interaction).answer_topic(interaction, match["intent"], match["lang"])
+
+
+DYNAMIC_ITEMS = (FlowItem, FormButton, StartButton, TopicButton)

@@ -167,6 +167,8 @@ class Console:
             result = await self.engine.handle(screen.flow_id, screen.step, self.owner, choice.form.action, fields=fields)
         elif choice.button.action.startswith("start:"):
             result = await self.engine.start(choice.button.action.removeprefix("start:"), self.owner)
+        elif choice.button.action.startswith("answer:"):
+            result = await self.engine.answer(choice.button.action.removeprefix("answer:"), self.owner)
         else:
             result = await self.engine.handle(screen.flow_id, screen.step, self.owner, choice.button.action)
         self.show(result, await self.language())
@@ -226,9 +228,16 @@ class Console:
         self.say(chosen, M("I'll answer in {language} from now on.", language=Locale.parse(tag).get_display_name(tag)))
 
     async def question(self, text: str) -> None:
+        """As in a DM: an answer, "Did you mean…?", or the menu when the message fits nothing."""
         lang = await self.language(text)
         await self.app.core.users.remember_language(self.owner, lang)
-        screen = await self.engine.answer(locales.recognise_intent(text, lang), self.owner)
+        decision = locales.understand(text, lang)
+        if decision.kind == "ask":
+            screen = self.engine.did_you_mean(decision.intents, self.owner)
+        elif decision.kind == "answer":
+            screen = await self.engine.answer(decision.intents[0], self.owner)
+        else:  # spoken to, as in a DM: the menu rather than silence
+            screen = await self.engine.answer("none", self.owner)
         self.show(screen, lang)
 
 

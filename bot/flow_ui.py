@@ -20,6 +20,7 @@ from bot.components import FLOW_TEMPLATE
 from bot.language import LanguagePicker, bind
 from bot.render import Rendered, build_modal, content_of, render_reply, submitted_fields, text
 from bot.respond import DEFER_AFTER, dm, edit_pressed, in_guild, in_time, send_new, send_notice
+from flows.answers import TOPICS
 from flows.engine import KINDS, FlowEngine, Screen
 from flows.replies import M
 from flows.texts import expired
@@ -51,6 +52,23 @@ class FlowUI:
             await self.run(interaction, lambda actor: _ready(stale), new_message=True)
             return
         await self.run(interaction, lambda actor: self.engine.start(kind, actor), new_message=True)
+
+    async def answer_topic(self, interaction: discord.Interaction, intent: str, lang: str) -> None:
+        """A topic pressed under "Did you mean…?" or the menu: that question's answer, for the
+        presser (with their own account, privately), in the language it was asked in."""
+        if intent == "refund":  # refunds are asked for in DMs, as /refund does
+            await self.client.refunds.on_command(interaction)  # type: ignore[attr-defined]
+            return
+        if intent not in TOPICS or lang not in locales.SUPPORTED:  # forged or outdated
+            stale = Screen(None, "unknown", "unknown", expired(None), str(interaction.user.id), notice=True)
+            await self.run(interaction, lambda actor: _ready(stale), new_message=True)
+            return
+        await self.run(
+            interaction,
+            lambda actor: self.engine.answer(intent, actor, personal=True),
+            new_message=True,
+            shown_in=lang,
+        )
 
     async def on_flow_event(
         self,
@@ -121,12 +139,15 @@ class FlowUI:
         produce: Callable[[str], Awaitable[Screen]],
         *,
         new_message: bool,
+        shown_in: str | None = None,
     ) -> None:
         """Produce a screen for the acting user in time, then show it."""
         actor = str(interaction.user.id)
         try:
             lang, screen = await in_time(
-                interaction, self._with_language(interaction, produce(actor)), thinking=new_message
+                interaction,
+                self._with_language(interaction, produce(actor), shown_in),
+                thinking=new_message,
             )
             bind(lang)
             await self.show(interaction, screen, new_message=new_message)
@@ -143,11 +164,11 @@ class FlowUI:
             await self._apologise(interaction)
 
     async def _with_language(
-        self, interaction: discord.Interaction, work: Awaitable[Screen]
+        self, interaction: discord.Interaction, work: Awaitable[Screen], shown_in: str | None = None
     ) -> tuple[str, Screen]:
         # The language is read after the work, so /language answers in the language it set.
         screen = await work
-        return await self.picker.for_interaction(interaction), screen
+        return await self.picker.for_interaction(interaction, shown_in), screen
 
     async def show(
         self, interaction: discord.Interaction, screen: Screen, *, new_message: bool

@@ -18,12 +18,17 @@ class LanguagePicker:
         self.core = core
         self.default = default
 
-    async def for_interaction(self, interaction: discord.Interaction) -> str:
+    async def for_interaction(
+        self, interaction: discord.Interaction, shown_in: str | None = None
+    ) -> str:
+        """``shown_in``: the language of the message whose button was pressed, when its
+        custom_id carries one ("Did you mean…?" topics); it goes before the recent language,
+        so the answer comes in the language the question was asked in."""
         prefs = await self.core.users.get(str(interaction.user.id))
         return locales.choose_language(
             None,
             saved=prefs.language,
-            recent=prefs.recent_language,
+            recent=shown_in or prefs.recent_language,
             discord_locale=interaction.locale,
             guild_locale=interaction.guild_locale,
             default=self.default,

@@ -13,7 +13,14 @@ from dataclasses import dataclass
 import discord
 
 import locales
-from bot.components import FlowItem, FormButton, StartButton, flow_custom_id, form_custom_id
+from bot.components import (
+    FlowItem,
+    FormButton,
+    StartButton,
+    TopicButton,
+    flow_custom_id,
+    form_custom_id,
+)
 from flows.replies import Button, Form, Msg, Reply
 
 # Discord's limits (message content, button label, select texts, modal texts).
@@ -27,6 +34,7 @@ FIELD_PLACEHOLDER_MAX = 100
 FIELD_LENGTH_MAX = 4000
 
 START_PREFIX = "start:"
+ANSWER_PREFIX = "answer:"
 STYLES = {
     "primary": discord.ButtonStyle.primary,
     "secondary": discord.ButtonStyle.secondary,
@@ -113,9 +121,13 @@ def _button(button: Button, flow_id: str | None, step: str, *, opens_form: bool)
         return StartButton(
             discord.ui.Button(label=label, style=style, custom_id=StartButton.custom_id_for(kind))
         )
+    if button.action.startswith(ANSWER_PREFIX):
+        intent = button.action.removeprefix(ANSWER_PREFIX)
+        custom_id = TopicButton.custom_id_for(intent, locales.current_language())
+        return TopicButton(discord.ui.Button(label=label, style=style, custom_id=custom_id))
     if flow_id is None:
         raise ValueError(
-            f"button {button.action!r} needs a stored flow; only start:<kind> works without one"
+            f"button {button.action!r} needs a stored flow; only start: and answer: work without one"
         )
     if opens_form:
         return FormButton(

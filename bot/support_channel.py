@@ -1,9 +1,13 @@
 """Questions in chat: the support channels, a mention of the bot anywhere, or a DM.
 
-A recognised question gets a reply to the message, in the message's language, with
-buttons that start the matching flow for whoever presses them (``s:<kind>``): the
-answer is public, the account behind any button is always the presser's own. Anything
-else gets silence: small talk, other bots, the bot itself.
+The question model (``locales.understand``) decides:
+- a clear question gets a reply to the message, in the message's language, with buttons
+  that start the matching flow for whoever presses them (``s:<kind>``): the answer is
+  public, the account behind any button is always the presser's own;
+- an unclear one gets "Did you mean…?" with the likeliest questions as buttons (``q:``);
+- anything else gets silence in a support channel, and the menu of what the bot can help
+  with when the bot was mentioned or written to in a DM (it was spoken to: silence would
+  look broken). Other bots and the bot itself always get silence.
 """
 
 from __future__ import annotations
@@ -76,6 +80,13 @@ class SupportChannels:
         # Only a direct mention: @everyone and replies to the bot are not questions for it.
         return any(user.id == me.id for user in message.mentions)
 
+    def spoken_to(self, message: discord.Message) -> bool:
+        """A DM or a mention, as opposed to a message that merely is in a support channel."""
+        me = self.client.user
+        if message.guild is None:
+            return True
+        return me is not None and any(user.id == me.id for user in message.mentions)
+
     def question_text(self, message: discord.Message) -> str:
         me = self.client.user
         return re.sub(rf"<@!?{me.id}>", " ", message.content).strip() if me else message.content
@@ -84,20 +95,27 @@ class SupportChannels:
         if not self.addressed(message):
             return
         text = self.question_text(message)
-        if not text:
+        if not text and not self.spoken_to(message):
             return
         try:
             lang = bind(await self.picker.for_message(message, text))
-            intent = locales.recognise_intent(text, lang)
-            if intent == "none" or not self.rate_limit.allow(message.author.id):
+            decision = locales.understand(text, lang)
+            if decision.kind == "none" and not self.spoken_to(message):
                 return
+            if not self.rate_limit.allow(message.author.id):
+                return
+            intent = decision.intents[0] if decision.kind == "answer" else "none"
             if intent == "refund":  # refunds go to DMs (bot/refunds.py)
                 await self.client.refunds.on_message(message)
                 return
             # In a server the answer is public: the rule only, no account facts; each
             # presser of its buttons sees their own, ephemerally. A DM may be personal.
             personal = message.guild is None
-            screen = await self.engine.answer(intent, str(message.author.id), personal=personal)
+            owner = str(message.author.id)
+            if decision.kind == "ask":
+                screen = self.engine.did_you_mean(decision.intents, owner)
+            else:  # an answer, or the menu ("none") when spoken to
+                screen = await self.engine.answer(intent, owner, personal=personal)
             rendered = render_reply(screen.reply, screen.flow_id, screen.step)
             kwargs = {"view": rendered.view} if rendered.view is not None else {}
             await message.reply(

@@ -199,11 +199,40 @@ def _status_in_public(facts: Facts, now: datetime) -> Reply:
     return Reply(lines, buttons=(start_button("status", M("Show my subscription"), "primary"),), final=True)
 
 
+# The questions as a user picks them from "Did you mean…?" or the menu.
+TOPICS: dict[str, Msg] = {
+    "free_credits": M("Free daily credits"),
+    "credits_missing": M("Credits that didn't arrive"),
+    "device_limit": M("Accounts on one device"),
+    "cancel": M("How to cancel"),
+    "resume": M("Undo a cancellation"),
+    "upgrade": M("Move to a bigger plan"),
+    "downgrade": M("Move to a cheaper plan"),
+    "topup": M("Buy extra credits"),
+    "topup_expiry": M("Do bought credits expire?"),
+    "after_cancel": M("What happens after cancelling"),
+    "refund": M("Ask for a refund"),
+    "status": M("My plan and renewal date"),
+}
+MENU_TOPICS = ("status", "credits_missing", "cancel", "upgrade", "topup", "refund")
+
+
+def topic_button(intent: str) -> Button:
+    """A button that answers ``intent`` for whoever presses it."""
+    return Button(TOPICS[intent], f"answer:{intent}")
+
+
+def did_you_mean_reply(intents: tuple[str, ...]) -> Reply:
+    """The likeliest questions, likeliest first, when none is clearly ahead."""
+    return Reply((M("Did you mean…?"),), buttons=tuple(topic_button(i) for i in intents), final=True)
+
+
 def _none(facts: Facts, now: datetime) -> Reply:
+    """The menu: what the bot can help with, when it was spoken to and could not place the message."""
     lines = (M("I can help with your subscription: your plan and billing, cancelling or resuming, changing plan, "
-               "buying credits, and missing credits."),)
-    buttons = (start_button("status", M("Show my subscription")), start_button("credits", M("Check my credits")),
-               start_button("help", M("Talk to a moderator")))
+               "buying credits, and missing credits."),
+             M("Pick a topic, or ask your question in your own words."))
+    buttons = (*(topic_button(i) for i in MENU_TOPICS), start_button("help", M("Talk to a moderator")))
     return Reply(lines, buttons=buttons, final=True)
 
 

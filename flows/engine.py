@@ -29,7 +29,7 @@ from core.clock import from_ts
 from core.service import SubscriptionCore
 from core.views import AccountView
 from flows import cancel, credits, help, plan, refund, reminder, resume, scheduled_change, topup
-from flows.answers import answer_reply
+from flows.answers import answer_reply, did_you_mean_reply
 from flows.effects import Effect
 from flows.machine import HOLD_UNTIL, INTERNAL, Event, Facts, FlowState, Notice, Stale
 from flows.replies import M, Reply
@@ -231,6 +231,10 @@ class FlowEngine:
         account = await self.core.account_for_discord(owner) if personal else None
         reply = answer_reply(intent, self._facts(account), self.core.clock.now(), personal)
         return Screen(None, "answer", intent, reply, owner)
+
+    def did_you_mean(self, intents: tuple[str, ...], owner: str) -> Screen:
+        """ "Did you mean…?" with these questions as buttons, likeliest first."""
+        return Screen(None, "answer", "ask", did_you_mean_reply(intents), str(owner))
 
     async def purge_expired(self, older_than: timedelta = timedelta(days=7)) -> int:
         """Delete flows that expired more than ``older_than`` ago (a late press then reads as expired anyway)."""

@@ -1,12 +1,16 @@
 """Languages: choosing the reply language, recognising questions, rendering replies.
 
 The adapters call ``choose_language`` once per event, ``bind_language`` it, and
-render every ``Msg`` with ``render``; ``recognise_intent`` tells which support
-question a chat message asks.
+render every ``Msg`` with ``render``; ``understand`` decides what to do with a
+chat message (answer a support question, ask which one, or nothing), using the
+learned question model; ``recognise_intent`` is the keyword lexicon it uses as
+one of its features.
 """
 
 from .detect import Detection, choose_language, detect_language
 from .intents import INTENTS, recognise_intent
+from .model import understand
+from .policy import Decision
 from .languages import (
     RTL,
     SUPPORTED,
@@ -23,6 +27,7 @@ __all__ = [
     "RTL",
     "SUPPORTED",
     "Catalogs",
+    "Decision",
     "Detection",
     "babel_locale",
     "bind_language",
@@ -35,4 +40,5 @@ __all__ = [
     "normalise_code",
     "recognise_intent",
     "render",
+    "understand",
 ]

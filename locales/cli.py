@@ -11,7 +11,7 @@ import sys
 from typing import TextIO
 
 from .detect import choose_language
-from .intents import recognise_intent
+from .model import understand
 
 
 def _lines(stdin: TextIO):
@@ -25,9 +25,18 @@ def run_lang(stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> int:
     return 0
 
 
-def run_intent(stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> int:
-    stdout.writelines(
-        recognise_intent(text, choose_language(text)) + "\n" for text in _lines(stdin)
-    )
+def run_intent(
+    stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout, explain: bool = False
+) -> int:
+    """The decision for each line: ``cancel``, ``none`` or ``ask:cancel,status``; with
+    ``explain``, a tab, the language, and the four likeliest labels with their scores."""
+    for text in _lines(stdin):
+        lang = choose_language(text)
+        decision = understand(text, lang)
+        line = decision.label
+        if explain:
+            top = " ".join(f"{label}={p:.3f}" for label, p in decision.scores()[:4])
+            line += f"\t{lang}\t{top}"
+        stdout.write(line + "\n")
     stdout.flush()
     return 0

@@ -43,7 +43,7 @@ def load_lang_samples(path: Path = DATA_DIR / "lang_samples.tsv") -> list[Sample
     return [Sample(r["text"], r["expected_lang"], category=r["category"]) for r in _read_tsv(path)]
 
 
-def load_intent_samples(path: Path = DATA_DIR / "intent_samples.tsv") -> list[Sample]:
+def load_intent_samples(path: Path = DATA_DIR / "train" / "lexicon_samples.tsv") -> list[Sample]:
     return [Sample(r["text"], r["lang"], intent=r["intent"]) for r in _read_tsv(path)]
 
 

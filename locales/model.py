@@ -1,0 +1,94 @@
+"""The question model as the bot runs it: exported weights, numpy, no training library.
+
+``understand(text, lang)`` scores a message over the labels (``policy.LABELS``)
+and returns the policy's decision. The weights are a row per hashed feature
+(``features.py``) plus one per lexicon guess, a bias, and the inverse document
+frequencies; ``train.py`` writes them and records a digest of the training data,
+so a test can tell when the committed model no longer matches its data.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from .features import feature_counts
+from .intents import recognise_intent
+from .policy import LABELS, Decision, Thresholds, decide_from_probabilities
+
+DATA_DIR = Path(__file__).with_name("data")
+TRAINING_DIR = DATA_DIR / "train"
+MODEL_WEIGHTS = DATA_DIR / "intent_model.npz"
+MODEL_JSON = DATA_DIR / "intent_model.json"
+# What the model is made from: the data and the code that turns it into numbers.
+_CODE = ("features.py", "intents.py", "normalise.py", "policy.py", "train.py")
+
+__all__ = ["LABELS", "QuestionModel", "model", "understand", "training_files", "read_labelled"]
+
+
+def training_files() -> list[Path]:
+    return sorted(TRAINING_DIR.glob("*.tsv"))
+
+
+def read_labelled(path: Path) -> list[tuple[str, str, str]]:
+    """(text, lang, label) rows of a labelled TSV file (header: text, lang, intent)."""
+    with open(path, encoding="utf-8", newline="") as f:
+        rows = csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
+        return [(r["text"], r["lang"], r["intent"]) for r in rows if r["text"] and r["text"].strip()]
+
+
+def training_digest() -> str:
+    """SHA-256 over the training files, the lexicon and the feature code, in a fixed order."""
+    digest = hashlib.sha256()
+    here = Path(__file__).parent
+    for path in [*training_files(), DATA_DIR / "intents.toml", *(here / name for name in _CODE)]:
+        digest.update(path.relative_to(here).as_posix().encode())
+        digest.update(path.read_bytes().replace(b"\r\n", b"\n"))
+    return digest.hexdigest()
+
+
+class QuestionModel:
+    def __init__(self, weights_path: Path = MODEL_WEIGHTS, meta_path: Path = MODEL_JSON) -> None:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        if tuple(meta["labels"]) != LABELS:
+            raise ValueError(f"{meta_path.name}: labels {meta['labels']} differ from {LABELS}")
+        with np.load(weights_path, allow_pickle=False) as data:
+            self.words = data["words"]  # float16 (buckets, labels)
+            self.lexicon = data["lexicon"]  # float32 (labels, labels): a row per lexicon guess
+            self.bias = data["bias"]
+            self.idf = data["idf"].astype(np.float32)
+        self.temperature = float(meta["temperature"])
+        self.thresholds = Thresholds(**meta["thresholds"])
+        self.meta = meta
+
+    def probabilities(self, text: str, lang: str | None = None) -> np.ndarray:
+        counts = feature_counts(text)
+        scores = self.bias + self.lexicon[LABELS.index(recognise_intent(text, lang))]
+        if counts:
+            buckets = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
+            tf = np.fromiter(counts.values(), dtype=np.float32, count=len(counts))
+            values = (1 + np.log(tf)) * self.idf[buckets]
+            values /= np.sqrt(values @ values)
+            scores = scores + values @ self.words[buckets].astype(np.float32)
+        z = scores / self.temperature
+        e = np.exp(z - z.max())
+        return e / e.sum()
+
+    def decide(self, text: str, lang: str | None = None) -> Decision:
+        return decide_from_probabilities(self.probabilities(text, lang), self.thresholds)
+
+
+@lru_cache(maxsize=1)
+def model() -> QuestionModel:
+    """The shipped model, loaded once per process on first use."""
+    return QuestionModel()
+
+
+def understand(text: str, lang: str | None = None) -> Decision:
+    """What the bot should do with a chat message: answer, ask, or nothing (see ``policy``)."""
+    return model().decide(text, lang)
