@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup run console test catalogs bench
+.PHONY: setup run console test catalogs bench model
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,14 @@ console: setup
 
 test: $(VENV)/.installed
 	$(PY) -m pytest
+
+# Retrain the question model (locales/data/train/, thresholds from cross-validation) and
+# the Latin-script language model (and its weight against the word lists)
+# (scikit-learn, the `train` extra, is installed for this only).
+model: $(VENV)/.installed
+	$(PY) -m pip install --quiet -e '.[train]'
+	$(PY) -m locales.train
+	$(PY) -m locales.train_lang
 
 catalogs: $(VENV)/.installed
 	$(PY) -m locales.update

@@ -7,11 +7,13 @@ messages carry the user who acted.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import discord
 from discord import app_commands
 
+import locales
 from bot import refunds
 from bot.commands import build_commands
 from bot.components import DYNAMIC_ITEMS
@@ -70,6 +72,9 @@ class SupportBot(discord.AutoShardedClient):
         refunds.register(self, app, engine)
 
     async def setup_hook(self) -> None:
+        # The question model is loaded before the first message, off the event loop: a
+        # first question should not wait for it, and memory at rest should include it.
+        await asyncio.to_thread(locales.question_model)
         self.add_dynamic_items(*DYNAMIC_ITEMS, *refunds.DYNAMIC_ITEMS)
         await self.tree.set_translator(CatalogTranslator())
         shard_ids = self.app.settings.shard_ids

@@ -9,8 +9,6 @@ one of its features.
 
 from .detect import Detection, choose_language, detect_language
 from .intents import INTENTS, recognise_intent
-from .model import understand
-from .policy import Decision
 from .languages import (
     RTL,
     SUPPORTED,
@@ -19,7 +17,10 @@ from .languages import (
     from_discord_locale,
     normalise_code,
 )
+from .model import model as question_model
+from .model import understand
 from .normalise import normalise
+from .policy import Decision
 from .render import Catalogs, bind_language, current_language, render
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "from_discord_locale",
     "normalise",
     "normalise_code",
+    "question_model",
     "recognise_intent",
     "render",
     "understand",

@@ -7,7 +7,8 @@ the answer open:
    letters and words (see ``_arabic_script``); Urdu is never an answer.
 2. Latin script: Finglish words (Persian typed in Latin letters), a keyword
    list per language and telling letters (ñ, ğ, ß, ã, ...), as weights.
-3. langdetect restricted to our languages, seeded, when 1-2 leave a close call.
+3. When 1-2 leave a close call or know no word: the learned Latin-script
+   model (``langid.py``) and langdetect restricted to our languages, seeded.
 
 A detection is *confident* when it may override the user's recent language:
 decisive letters, or three or more words with a clear winner. Short messages
@@ -27,6 +28,7 @@ import langdetect
 from langdetect import DetectorFactory
 from langdetect.lang_detect_exception import LangDetectException
 
+from .langid import language_model
 from .languages import DEFAULT, from_discord_locale, normalise_code
 from .normalise import ZWNJ, normalise, strip_marks
 
@@ -212,14 +214,17 @@ def _latin(text: str, tokens: list[str]) -> tuple[str | None, bool]:
     ranked = sorted(scores.items(), key=lambda kv: -kv[1])
     (best, top), (_, second) = ranked[0], ranked[1]
     clear = top >= 2.0 and top - second >= 1.0
-    if not clear and len(tokens) >= 2:
-        # Close call: character n-grams break the tie between the languages
-        # within a word of the leader. langdetect knows no Finglish, so it only
-        # ever adds to Latin-script languages, and never by more than one word.
+    if not clear:
+        # Close call, or no known word: the learned model (character n-grams, accents
+        # kept) weighs in for every language; restricted langdetect, which knows no
+        # Finglish, only for the Latin-script languages within a word of the leader.
         lexical = dict(scores)
-        for lang, prob in langdetect_probabilities(" ".join(tokens)).items():
-            if lang in scores and lexical[lang] >= top - 1.0:
-                scores[lang] += prob
+        for lang, prob in language_model().probabilities(text).items():
+            scores[lang] += weights["learned"] * prob
+        if len(tokens) >= 2 and weights["langdetect"]:
+            for lang, prob in langdetect_probabilities(" ".join(tokens)).items():
+                if lang in scores and lexical[lang] >= top - 1.0:
+                    scores[lang] += weights["langdetect"] * prob
         ranked = sorted(scores.items(), key=lambda kv: (-kv[1], -lexical[kv[0]]))
         (best, top), (_, second) = ranked[0], ranked[1]
     if top <= 0.0:

@@ -16,6 +16,7 @@ spaces):
 
 from __future__ import annotations
 
+import itertools
 import zlib
 
 from .intents import prepare
@@ -48,7 +49,7 @@ def feature_counts(text: str, words: bool = True) -> dict[int, int]:
             counts[b] = counts.get(b, 0) + 1
     if not words:
         return counts
-    for first, second in zip(tokens, tokens[1:]):
+    for first, second in itertools.pairwise(tokens):
         b = _bucket(f"b{first} {second}")
         counts[b] = counts.get(b, 0) + 1
     return counts

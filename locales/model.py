@@ -2,8 +2,8 @@
 
 ``understand(text, lang)`` scores a message over the labels (``policy.LABELS``)
 and returns the policy's decision. The weights are a row per hashed feature
-(``features.py``) plus one per lexicon guess, a bias, and the inverse document
-frequencies; ``train.py`` writes them and records a digest of the training data,
+(``features.py``; a row per lexicon guess too, when the model was trained with
+that feature), a bias, and the inverse document frequencies; ``train.py`` writes them and records a digest of the training data,
 so a test can tell when the committed model no longer matches its data.
 """
 
@@ -28,7 +28,7 @@ MODEL_JSON = DATA_DIR / "intent_model.json"
 # What the model is made from: the data and the code that turns it into numbers.
 _CODE = ("features.py", "intents.py", "normalise.py", "policy.py", "train.py")
 
-__all__ = ["LABELS", "QuestionModel", "model", "understand", "training_files", "read_labelled"]
+__all__ = ["LABELS", "QuestionModel", "model", "read_labelled", "training_files", "understand"]
 
 
 def training_files() -> list[Path]:
@@ -42,14 +42,20 @@ def read_labelled(path: Path) -> list[tuple[str, str, str]]:
         return [(r["text"], r["lang"], r["intent"]) for r in rows if r["text"] and r["text"].strip()]
 
 
-def training_digest() -> str:
-    """SHA-256 over the training files, the lexicon and the feature code, in a fixed order."""
+def digest_of(paths: list[Path]) -> str:
+    """SHA-256 over files' names (inside ``locales/``) and contents, in the order given."""
     digest = hashlib.sha256()
     here = Path(__file__).parent
-    for path in [*training_files(), DATA_DIR / "intents.toml", *(here / name for name in _CODE)]:
+    for path in paths:
         digest.update(path.relative_to(here).as_posix().encode())
         digest.update(path.read_bytes().replace(b"\r\n", b"\n"))
     return digest.hexdigest()
+
+
+def training_digest() -> str:
+    """Of the training files, the lexicon and the feature code: what the model is made from."""
+    here = Path(__file__).parent
+    return digest_of([*training_files(), DATA_DIR / "intents.toml", *(here / name for name in _CODE)])
 
 
 class QuestionModel:
@@ -59,16 +65,20 @@ class QuestionModel:
             raise ValueError(f"{meta_path.name}: labels {meta['labels']} differ from {LABELS}")
         with np.load(weights_path, allow_pickle=False) as data:
             self.words = data["words"]  # float16 (buckets, labels)
-            self.lexicon = data["lexicon"]  # float32 (labels, labels): a row per lexicon guess
+            # float32 (labels, labels): a row per lexicon guess, when the model uses it
+            self.lexicon = data.get("lexicon")
             self.bias = data["bias"]
             self.idf = data["idf"].astype(np.float32)
+        self.with_words = bool(meta["features"]["words"])
         self.temperature = float(meta["temperature"])
         self.thresholds = Thresholds(**meta["thresholds"])
         self.meta = meta
 
     def probabilities(self, text: str, lang: str | None = None) -> np.ndarray:
-        counts = feature_counts(text)
-        scores = self.bias + self.lexicon[LABELS.index(recognise_intent(text, lang))]
+        counts = feature_counts(text, words=self.with_words)
+        scores = self.bias
+        if self.lexicon is not None:
+            scores = scores + self.lexicon[LABELS.index(recognise_intent(text, lang))]
         if counts:
             buckets = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
             tf = np.fromiter(counts.values(), dtype=np.float32, count=len(counts))

@@ -11,6 +11,7 @@ Exit status 0 when every catalog is complete, 1 when translators have work.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import tempfile
 from pathlib import Path
@@ -39,9 +40,11 @@ def pybabel(*args: str) -> None:
 
 def extract(output: Path | None = None, root: Path = PROJECT_ROOT) -> Path:
     """Write the template of every M()/MP() msgid in the code to ``output`` (default: the .pot)."""
-    output = output or pot_path()
+    output = (output or pot_path()).resolve()
     mapping = root / "babel.cfg"
-    with tempfile.TemporaryDirectory() as tmp:
+    # Run from the project root on ".": the catalogs then cite source files by their
+    # path inside the project ("bot/admin.py:49"), the same on every machine.
+    with tempfile.TemporaryDirectory() as tmp, contextlib.chdir(root):
         if not mapping.exists():
             mapping = Path(tmp) / "babel.cfg"
             mapping.write_text(DEFAULT_MAPPING, encoding="utf-8")
@@ -57,7 +60,7 @@ def extract(output: Path | None = None, root: Path = PROJECT_ROOT) -> Path:
             "--project=subscription-support-bot",
             "-o",
             str(output),
-            str(root),
+            ".",
         )
     return output
 

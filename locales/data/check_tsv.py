@@ -3,7 +3,6 @@
     python locales/data/check_tsv.py FILE.tsv [FILE.tsv ...]
 """
 
-import csv
 import sys
 from collections import Counter
 
