@@ -25,7 +25,18 @@ import subprocess
 import time
 
 import langdetect
-from common import PYTHON, ROOT, arguments, emit, fmt_pct, fmt_ratio, md_table, median, percentile, summary_row
+from common import (
+    PYTHON,
+    ROOT,
+    arguments,
+    emit,
+    fmt_pct,
+    fmt_ratio,
+    md_table,
+    median,
+    percentile,
+    summary_row,
+)
 from langdetect.lang_detect_exception import LangDetectException
 
 from locales import choose_language, understand

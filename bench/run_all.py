@@ -30,7 +30,8 @@ from common import BENCH, BENCHMARKS_MD, PYTHON, ROOT, machine, md_table, rewrit
 
 # name → (script, timeout seconds, heading when the section is new)
 BENCHMARKS = {
-    "lang": ("bench_lang.py", 240, "4. Language choice and question recognition"),
+    "lang": ("bench_lang.py", 240, "4. Language choice"),
+    "questions": ("bench_questions.py", 240, "6. Understanding questions"),
     "core": ("bench_core.py", 240, "2. Core throughput"),
     "ab_sqlite_direct": ("ab_sqlite_direct.py", 120, "Before and after: SQLite statements"),
     "sweep": ("bench_sweep.py", 360, "3. Due-work sweep"),
@@ -60,7 +61,7 @@ def run_one(name: str, quick: bool, out_dir: Path) -> tuple[dict | None, str, fl
 def summary_table(results: dict[str, dict], problems: dict[str, str]) -> str:
     """Every benchmark's summary rows: from this run, or from its latest stored result."""
     rows = []
-    for name in ("interaction", "core", "sweep", "lang", "memory"):
+    for name in ("interaction", "core", "sweep", "lang", "questions", "memory"):
         result = results.get(name)
         stored = RESULTS / f"{name}.json"
         if result is None and stored.exists():

@@ -48,11 +48,13 @@ from .model import (
 from .policy import NONE, Thresholds
 
 # What the thresholds must meet on out-of-fold scores, the product's targets:
-# answers right at least 97% of the time, at most 3% of ordinary chat answered
-# or asked, choices offered on at most 12% of messages. When no thresholds
-# meet all three, the limit on choices gives way first (a question asked back
-# costs a click; a wrong answer or a reply to chat costs trust).
+# answers right at least 97% of the time, wrong answers on at most 2% of
+# messages, at most 3% of ordinary chat answered or asked, choices offered on
+# at most 12% of messages. When no thresholds meet all four, the limit on
+# choices gives way first (a question asked back costs a click; a wrong answer
+# or a reply to chat costs trust).
 ANSWER_PRECISION = 0.97
+WRONG_ANSWERS = 0.02
 CHAT_SPOKEN_TO = 0.03
 CHOICES_OFFERED = (0.12, 0.16, 0.20, 0.25)
 
@@ -240,6 +242,7 @@ def choose_thresholds(p: np.ndarray, y: np.ndarray) -> tuple[Thresholds, Outcome
             (o.resolved + 0.5 * o.answered_right, t, o)
             for t, o in grid
             if o.answer_precision >= ANSWER_PRECISION
+            and o.wrong <= WRONG_ANSWERS
             and o.chat_spoken_to <= CHAT_SPOKEN_TO
             and o.choices <= choices_limit
         ]

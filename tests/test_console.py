@@ -12,9 +12,12 @@ from pathlib import Path
 
 import pytest
 
+import locales
 from bot.bootstrap import build
 from bot.console import run_console
 from bot.settings import Settings
+from flows.answers import TOPICS
+from flows.engine import FlowEngine
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -108,6 +111,21 @@ async def test_questions_are_answered_and_the_language_can_be_chosen(app) -> Non
     assert "1. Dezember 2026, 12:00 UTC" in german
     prefs = await app.core.users.get("console:ana")
     assert prefs.language is None and prefs.recent_language == "de"
+
+
+async def test_an_unclear_question_offers_topics_and_a_number_answers_one(app) -> None:
+    unclear = "what about my plan?"
+    decision = locales.understand(unclear, "en")
+    assert decision.kind == "ask", decision.scores()[:4]
+    status, out = await session(app, [unclear, str(len(decision.intents))], lang="en")
+    assert status == 0
+    assert "Did you mean…?" in out
+    for n, intent in enumerate(decision.intents, 1):
+        assert f"[{n}] {locales.render(TOPICS[intent], 'en')}" in out
+    # The last topic, picked by its number: its answer follows, with the account's own facts.
+    engine = FlowEngine(app.core, app.flow_timeout)
+    answer = await engine.answer(decision.intents[-1], "console:ana")
+    assert locales.render(answer.reply.lines[0], "en").replace("\u202f", " ") in out
 
 
 async def test_unknown_commands_and_numbers_are_explained(app) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from core.plans import parse_catalog
+from flows.answers import MENU_TOPICS, TOPICS
 from flows.engine import KINDS, FlowEngine
 from locales import INTENTS
 from tests.conftest import make_core
@@ -18,7 +19,23 @@ async def test_every_intent_has_an_answer_whose_buttons_start_flows(core, key) -
             screen = await w.engine.answer(intent, owner)
             assert screen.flow_id is None and screen.reply.lines, intent
             for action in actions(screen):
+                if intent == "none":  # the menu: topics to answer, and a moderator
+                    assert action.removeprefix("answer:") in TOPICS or action == "start:help", action
+                    continue
                 assert action.startswith("start:") and action.removeprefix("start:") in KINDS, (intent, action)
+
+
+async def test_the_menu_offers_the_main_topics_and_a_moderator(core, key) -> None:
+    w = await World.open(core, key, plan="plus")
+    menu = await w.engine.answer("none", w.owner)
+    assert actions(menu) == [*(f"answer:{i}" for i in MENU_TOPICS), "start:help"]
+
+
+async def test_did_you_mean_offers_the_topics_in_the_order_given(core, key) -> None:
+    w = await World.open(core, key, plan="plus")
+    screen = w.engine.did_you_mean(("resume", "cancel", "status"), w.owner)
+    assert text(screen).startswith("Did you mean…?")
+    assert actions(screen) == ["answer:resume", "answer:cancel", "answer:status"]
 
 
 @pytest.mark.parametrize(("intent", "kind"), [
@@ -106,7 +123,8 @@ async def test_a_public_answer_says_nothing_about_the_asker(core, key, intent) -
     answers = [await cancelled.engine.answer(intent, asker, personal=False) for asker in ("21", "22", "unlinked-23")]
     # The same words whoever asks: nothing in them is about the asker.
     assert len({(text(a), tuple(actions(a))) for a in answers}) == 1
-    assert all(a.startswith("start:") for a in actions(answers[0]))
+    # Buttons start a flow or answer a topic, each for whoever presses them.
+    assert all(a.startswith(("start:", "answer:")) for a in actions(answers[0]))
     if intent == "cancel":  # what the asker would have given away in public
         assert "already cancelled" in text(await on_free.engine.answer(intent, "21"))
         assert "already cancelled" not in text(answers[0])

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from locales import SUPPORTED, choose_language, understand
 from locales.cli import run_intent
 from locales.evaluate import EVAL_DIR, EVAL_SETS, figures, judge, load_set
+from locales.intents import prepare
 from locales.model import model, read_labelled, training_digest, training_files
 from locales.policy import LABELS, Thresholds, decide_from_probabilities
 
@@ -148,10 +149,21 @@ REPORTED = [
 ]
 
 
+def _words(text: str) -> set[str]:
+    return set(prepare(text).split())
+
+
 def test_the_reported_questions_are_not_in_the_training_data():
-    seen = {" ".join(text.casefold().split()) for path in training_files()
-            for text, _, _ in read_labelled(path)}
-    assert [text for text, _ in REPORTED if " ".join(text.casefold().split()) in seen] == []
+    # Not even close variants: half or more of their words in common.
+    reported = [(text, _words(text)) for text, _ in REPORTED]
+    close = [
+        (text, mine)
+        for path in training_files()
+        for mine, _, _ in read_labelled(path)
+        for text, words in reported
+        if len(_words(mine) & words) >= 0.5 * len(_words(mine) | words)
+    ]
+    assert close == []
 
 
 @pytest.mark.parametrize(("text", "intent"), REPORTED)
