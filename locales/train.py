@@ -75,7 +75,7 @@ CANDIDATES = (
     Candidate("chars+words+lexicon, C=30", True, True, 30.0),
 )
 # The best of the candidates on out-of-fold scores (BENCHMARKS.md has the comparison).
-CHOSEN = CANDIDATES[2]
+CHOSEN = CANDIDATES[3]
 
 
 def count_matrix(texts: list[str], words: bool = True) -> sparse.csr_matrix:
