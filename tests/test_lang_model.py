@@ -67,5 +67,6 @@ def test_the_frozen_language_set_stays_at_its_first_run(frozen):
     assert frozen["per_category"]["single_word"] >= SINGLE_WORD_FLOOR
 
 
-GENERAL_FLOOR = 0.0
-SINGLE_WORD_FLOOR = 0.0
+# First run (locales/data/eval/FIRST_RUN.md): 99.2% and 93.8% (96.3% and 70.0% before the model).
+GENERAL_FLOOR = 0.98
+SINGLE_WORD_FLOOR = 0.90

@@ -173,9 +173,6 @@ def test_reported_questions_get_the_right_answer(text, intent):
 
 # -- the frozen sets: a floor under the first run's figures (BENCHMARKS.md) -------------------
 
-FLOORS = {"resolved": 0.0, "wrong": 1.0, "said_to_chat": 1.0}
-
-
 @pytest.fixture(scope="module", params=EVAL_SETS)
 def frozen(request):
     return request.param, figures(judge(load_set(request.param)))
@@ -192,4 +189,9 @@ def test_the_frozen_sets_do_not_fall_below_the_first_run(frozen):
 
 # Set after the first run of each set (BENCHMARKS.md has those figures): a change to the model
 # that loses more than a couple of points on a set nobody tuned on fails here.
-EVAL_FLOORS: dict[str, dict[str, float]] = {}
+# First runs (locales/data/eval/FIRST_RUN.md): set_a 90.8% answered right, 98.0% resolved,
+# 1.2% wrong, 4.5% of chat spoken to; set_b 89.2%, 98.0%, 1.2%, 2.5%.
+EVAL_FLOORS: dict[str, dict[str, float]] = {
+    "set_a": {"answered_right": 0.88, "resolved": 0.96, "wrong": 0.02, "said_to_chat": 0.06},
+    "set_b": {"answered_right": 0.87, "resolved": 0.96, "wrong": 0.02, "said_to_chat": 0.04},
+}

@@ -80,6 +80,9 @@ async def test_a_mention_with_small_talk_gets_the_menu_and_unprompted_small_talk
     # A topic from the menu answers it for the presser.
     status = await h.press(CAROL, menu, locales.render(TOPICS["status"], "en"))
     assert status.ephemeral and "/link" in status.content  # Carol has no account yet
+    # The refund topic asks for a refund as /refund does (here: no moderator channel is set up).
+    refund = await h.press(CAROL, menu, locales.render(TOPICS["refund"], "en"))
+    assert refund.ephemeral and refund.content == locales.render(NO_DESK, "en")  # she wrote in English
 
     # A DM that fits nothing gets the menu too: the bot was written to.
     await h.double.say(BOB, h.double.dm_channel(BOB), "hello there")
