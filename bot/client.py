@@ -26,6 +26,32 @@ from bot.translator import CatalogTranslator
 
 log = logging.getLogger(__name__)
 
+# Every component the bot sends is one of these dynamic items (bot/components.py, bot/refunds.py,
+# bot/cases.py); their templates say which custom_ids are ours.
+COMPONENT_TEMPLATES = tuple(
+    item.__discord_ui_compiled_template__ for item in (*DYNAMIC_ITEMS, *refunds.DYNAMIC_ITEMS)
+)
+
+
+def routable(interaction: discord.Interaction) -> bool:
+    """Will a dynamic item take this component interaction? discord.py hands one to an item
+    only when the custom_id fits its template and is on the message that was pressed; any
+    other press it drops without a word, and Discord then says "This interaction failed"."""
+    custom_id = (interaction.data or {}).get("custom_id", "")
+    if not any(template.fullmatch(custom_id) for template in COMPONENT_TEMPLATES):
+        return False
+    message = interaction.message
+    return message is None or custom_id in _custom_ids(message.components)
+
+
+def _custom_ids(components) -> set[str]:
+    found: set[str] = set()
+    for component in components:
+        if getattr(component, "custom_id", None):
+            found.add(component.custom_id)
+        found |= _custom_ids(getattr(component, "children", ()))
+    return found
+
 
 def intents_for(settings) -> discord.Intents:
     """Guilds always (channels, the server's locale, commands in servers).
@@ -100,6 +126,11 @@ class SupportBot(discord.AutoShardedClient):
     async def on_interaction(self, interaction: discord.Interaction) -> None:
         # Commands and components are dispatched by discord.py; modal submissions come
         # here, because flow modals are never kept in memory (bot/render.build_modal).
+        # A component that no dynamic item recognises would otherwise end in Discord's
+        # "This interaction failed".
+        if interaction.type is discord.InteractionType.component and not routable(interaction):
+            await self.flow_ui.unknown_button(interaction)
+            return
         if (
             interaction.type is discord.InteractionType.modal_submit
             and not await self.flow_ui.on_form_submit(interaction)

@@ -23,7 +23,7 @@ from bot.respond import DEFER_AFTER, dm, edit_pressed, in_guild, in_time, send_n
 from flows.answers import TOPICS
 from flows.engine import KINDS, FlowEngine, Screen
 from flows.replies import M
-from flows.texts import expired
+from flows.texts import unknown_button
 from storage.db import StorageError
 
 log = logging.getLogger(__name__)
@@ -47,9 +47,8 @@ class FlowUI:
 
     async def start_flow(self, interaction: discord.Interaction, kind: str) -> None:
         """A slash command or an ``s:`` button: a new flow for the one who acted."""
-        if kind not in KINDS:  # a forged or outdated s: button: stale, like any unknown step
-            stale = Screen(None, "unknown", "unknown", expired(None), str(interaction.user.id), notice=True)
-            await self.run(interaction, lambda actor: _ready(stale), new_message=True)
+        if kind not in KINDS:  # a forged or outdated s: button
+            await self.unknown_button(interaction)
             return
         await self.run(interaction, lambda actor: self.engine.start(kind, actor), new_message=True)
 
@@ -60,8 +59,7 @@ class FlowUI:
             await self.client.refunds.on_command(interaction)  # type: ignore[attr-defined]
             return
         if intent not in TOPICS or lang not in locales.SUPPORTED:  # forged or outdated
-            stale = Screen(None, "unknown", "unknown", expired(None), str(interaction.user.id), notice=True)
-            await self.run(interaction, lambda actor: _ready(stale), new_message=True)
+            await self.unknown_button(interaction)
             return
         await self.run(
             interaction,
@@ -69,6 +67,12 @@ class FlowUI:
             new_message=True,
             shown_in=lang,
         )
+
+    async def unknown_button(self, interaction: discord.Interaction) -> None:
+        """A component no handler recognises gets a word instead of Discord's "This
+        interaction failed"; nothing runs."""
+        screen = Screen(None, "unknown", "unknown", unknown_button(), str(interaction.user.id), notice=True)
+        await self.run(interaction, lambda actor: _ready(screen), new_message=True)
 
     async def on_flow_event(
         self,

@@ -78,6 +78,11 @@ def expired(kind: str | None) -> Reply:
     return Reply((M("This confirmation has expired. Nothing was changed."),), buttons=again, final=True)
 
 
+def unknown_button() -> Reply:
+    """A button the bot cannot place: from an older version of the bot, truncated or forged."""
+    return Reply((M("This button no longer works. Nothing was changed; start again with /help."),), final=True)
+
+
 def not_owner(kind: str) -> Reply:
     return Reply(
         (M("Only the person who started this can use these buttons. Nothing was changed."),),

@@ -3,7 +3,10 @@
 SQL is written once, in the subset SQLite and PostgreSQL share, with ``?``
 placeholders; a backend translates placeholders if it must. Every state change
 runs inside ``transaction()``, which commits on success and rolls back on any
-exception, so a crash mid-change leaves nothing behind.
+exception, so a crash mid-change leaves nothing behind. What the database cannot do
+right now (busy, read-only, full, connection lost) arrives as ``StorageError`` with the
+same words on every backend (storage/errors.py); a constraint violation arrives as the
+driver's own exception.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol, TypeVar
+
+from storage.errors import StorageError  # re-exported: callers import it from here
 
 T = TypeVar("T")
 
@@ -56,10 +61,6 @@ class Database(Protocol):
     async def migrate(self) -> list[str]: ...
 
     async def close(self) -> None: ...
-
-
-class StorageError(Exception):
-    """The database could not do what was asked (busy, read-only, full, bad URL)."""
 
 
 def rows(records: Sequence[Any]) -> list[dict[str, Any]]:

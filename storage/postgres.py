@@ -19,6 +19,12 @@ The same port as the SQLite backend, over a connection pool:
   failure (40001), a deadlock (40P01) or a unique violation (23505, which under
   READ COMMITTED means a concurrent transaction inserted the same key first: the
   re-run sees its row and takes the replay or refusal path).
+- What the database cannot do right now becomes ``StorageError`` in the words the
+  SQLite backend uses (``refusal``): a lock or statement timeout, a serialisation
+  failure or deadlock left after the retries, too many connections → busy; a
+  read-only session → read-only; disk full → full; a lost connection → lost.
+  Constraint violations (the core relies on them) and mistakes in our SQL stay the
+  asyncpg exceptions they are.
 
 Correctness across processes rests on the database alone: unique keys, CHECK
 constraints, row locks and conditional updates; nothing here is shared in memory.
@@ -38,7 +44,7 @@ from urllib.parse import urlsplit
 
 import asyncpg
 
-from storage.db import StorageError
+from storage.errors import BUSY, FULL, LOST, READ_ONLY, StorageError
 from storage.migrations_runner import migration_files, split_statements
 
 T = TypeVar("T")
@@ -46,6 +52,19 @@ T = TypeVar("T")
 # SQLSTATEs after which re-running the whole transaction is safe and may succeed.
 RETRYABLE = {"40001": "serialization failure", "40P01": "deadlock detected", "23505": "unique violation"}
 MAX_ATTEMPTS = 5
+# SQLSTATE, or its class, → the StorageError message; see ``refusal``.
+REFUSED = {
+    "40001": BUSY,  # serialization failure (after run_in_transaction's retries)
+    "40P01": BUSY,  # deadlock detected (idem)
+    "55P03": BUSY,  # lock not available: lock_timeout, or NOWAIT
+    "57014": BUSY,  # query canceled: statement_timeout
+    "53300": BUSY,  # too many connections (max_connections, or the role's or database's limit)
+    "25006": READ_ONLY,  # default_transaction_read_only, a hot standby
+    "53100": FULL,  # disk full
+    "08": LOST,  # connection exception (asyncpg: ConnectionDoesNotExistError too)
+    "57P": LOST,  # the server shut down, crashed, or terminated this session
+    "25P03": LOST,  # idle_in_transaction_session_timeout ends the session
+}
 CONNECT_TIMEOUT = 10
 # Serialises `migrate()` across processes; one lock per schema (search_path).
 MIGRATION_LOCK = "SELECT pg_advisory_lock(hashtext('storage.migrate:' || current_schema()))"
@@ -112,6 +131,32 @@ def sqlstate(exc: BaseException) -> str | None:
     return getattr(exc, "sqlstate", None) if isinstance(exc, asyncpg.PostgresError) else None
 
 
+def refusal(exc: BaseException, *, reading: bool = False) -> StorageError | None:
+    """The StorageError for an error the database raised because it cannot do the work now,
+    or None for one the caller must get as it is (a constraint violation, our own mistake)."""
+    code = sqlstate(exc)
+    if code is None:
+        return None  # not the server's answer
+    if reading and code == "25006":
+        return None  # a write inside read() is our bug, not a read-only database
+    message = REFUSED.get(code) or REFUSED.get(code[:3]) or REFUSED.get(code[:2])
+    if message is None and code.startswith("53"):  # out of memory, some other limit
+        message = f"the database refused the statement: {exc}"
+    return StorageError(message) if message else None
+
+
+@asynccontextmanager
+async def _refusals(*, reading: bool = False) -> AsyncIterator[None]:
+    """Raise what ``refusal`` maps as StorageError (chained to the asyncpg error)."""
+    try:
+        yield
+    except Exception as exc:
+        refused = refusal(exc, reading=reading)
+        if refused is None:
+            raise
+        raise refused from exc
+
+
 class PostgresTx:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn
@@ -154,27 +199,60 @@ class PostgresDatabase:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[PostgresTx]:
-        async with self._pool.acquire() as conn, conn.transaction(isolation="read_committed"):
-            yield PostgresTx(conn)
+        async with _refusals(), self._transaction() as tx:
+            yield tx
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[PostgresTx]:
-        async with self._pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        async with _refusals(reading=True), self._transaction("repeatable_read", readonly=True) as tx:
+            yield tx
+
+    @asynccontextmanager
+    async def _transaction(self, isolation: str = "read_committed", *, readonly: bool = False
+                           ) -> AsyncIterator[PostgresTx]:
+        """A transaction whose errors are asyncpg's, as they are (run_in_transaction retries on them)."""
+        async with self._connection() as conn, conn.transaction(isolation=isolation, readonly=readonly):
             yield PostgresTx(conn)
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
+        try:
+            conn = await self._pool.acquire()  # may open a new connection: the server may refuse it
+        except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
+            if sqlstate(exc) == "53300":
+                raise StorageError(BUSY) from exc
+            where = describe(self.url)
+            raise StorageError(f"cannot connect to PostgreSQL at {where}: {exc or type(exc).__name__}") from exc
+        try:
+            yield conn
+        except (asyncpg.InterfaceError, asyncpg.InternalClientError) as exc:
+            # A connection the server ended while idle (terminated, restarted, a failover) is
+            # only seen as "connection is closed", or a state error, on its next use or ROLLBACK.
+            if not _closed(conn):
+                raise  # our misuse of a live connection: a bug, as it is
+            raise StorageError(LOST) from exc
+        finally:
+            await self._pool.release(conn)
 
     async def run_in_transaction(self, fn: Callable[[PostgresTx], Awaitable[T]]) -> T:
         """``fn(tx)`` in one transaction, re-run whole on 40001, 40P01 or 23505 (a few times)."""
         delay = 0.01
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
-                async with self.transaction() as tx:
+                async with self._transaction() as tx:
                     return await fn(tx)
-            except asyncpg.PostgresError as exc:
-                if sqlstate(exc) not in RETRYABLE or attempt == MAX_ATTEMPTS:
+            except Exception as exc:
+                # A transaction fn opened itself may have mapped its conflict already: look under it.
+                cause = exc.__cause__ if isinstance(exc, StorageError) else exc
+                if sqlstate(cause) in RETRYABLE and attempt < MAX_ATTEMPTS:
+                    self.retries += 1
+                    await asyncio.sleep(delay * random.uniform(0.5, 1.5))
+                    delay *= 2
+                    continue
+                refused = refusal(exc)  # 40001/40P01 left after the retries → busy; 23505 stays raw
+                if refused is None:
                     raise
-                self.retries += 1
-                await asyncio.sleep(delay * random.uniform(0.5, 1.5))
-                delay *= 2
+                raise refused from exc
         raise AssertionError("unreachable")
 
     async def migrate(self) -> list[str]:
@@ -184,7 +262,7 @@ class PostgresDatabase:
         file runs once.
         """
         applied: list[str] = []
-        async with self._pool.acquire() as conn:
+        async with _refusals(), self._connection() as conn:
             await conn.execute(MIGRATION_LOCK)
             try:
                 await conn.execute(
@@ -207,6 +285,13 @@ class PostgresDatabase:
 
     async def close(self) -> None:
         await self._pool.close()
+
+
+def _closed(conn: asyncpg.Connection) -> bool:
+    try:
+        return conn.is_closed()
+    except asyncpg.InterfaceError:  # "released back to the pool": the pool saw it close and let go
+        return True
 
 
 def describe(url: str) -> str:

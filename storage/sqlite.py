@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
-from storage.db import StorageError
+from storage.errors import BUSY, FULL, READ_ONLY, StorageError
 from storage.migrations_runner import migration_files, split_statements
 
 BUSY_TIMEOUT_MS = 5000
@@ -39,9 +39,11 @@ def _refused(exc: sqlite3.OperationalError) -> StorageError:
     The transaction is rolled back by the caller, so nothing of the change is kept."""
     text = str(exc)
     if "readonly" in text or "read-only" in text:
-        return StorageError("the database is read-only; nothing was changed")
+        return StorageError(READ_ONLY)
     if "locked" in text or "busy" in text:
-        return StorageError("the database is busy; try again in a moment")
+        return StorageError(BUSY)
+    if "full" in text:  # SQLITE_FULL: "database or disk is full"
+        return StorageError(FULL)
     return StorageError(f"the database refused the statement: {text}")
 
 
@@ -145,12 +147,12 @@ class SqliteDatabase:
             try:
                 yield SqliteTx(self._raw)
             except BaseException:
-                self._raw.execute("ROLLBACK")
+                self._rollback()
                 raise
             try:
                 self._raw.execute("COMMIT")
             except sqlite3.Error as exc:
-                self._raw.execute("ROLLBACK")
+                self._rollback()
                 raise StorageError(f"the database refused the change: {exc}") from exc
             self._commits += 1
             if self._commits % self.CHECKPOINT_EVERY == 0:
@@ -172,6 +174,12 @@ class SqliteDatabase:
             finally:
                 self._raw.execute("ROLLBACK")
 
+    def _rollback(self) -> None:
+        # Some errors (SQLITE_FULL, an I/O error) roll the transaction back already; a second
+        # ROLLBACK would fail and hide the error that says why.
+        if self._raw.in_transaction:
+            self._raw.execute("ROLLBACK")
+
     async def _begin(self, statement: str) -> None:
         """Take the write lock: at once on the connection if it is free; else wait for it on
         aiosqlite's thread (SQLite's busy handler, ``busy_timeout_ms``), then a few short retries."""
@@ -191,7 +199,7 @@ class SqliteDatabase:
                 if not _is_busy(exc):
                     raise StorageError(f"the database cannot start a transaction: {exc}") from exc
                 if attempt == 4:
-                    raise StorageError("the database is busy; try again in a moment") from exc
+                    raise StorageError(BUSY) from exc
                 await asyncio.sleep(delay)
                 delay *= 2
             finally:

@@ -188,6 +188,46 @@ async def test_someone_elses_button_is_refused_and_changes_nothing(h):
     )
 
 
+UNKNOWN_BUTTON = "This button no longer works. Nothing was changed; start again with /help."
+OLD_BUTTONS = [
+    "f:0123456789abcdef0123456789abcdef:confirm",  # truncated: no action
+    "v1:cancel:confirm",  # a button from an older version of the bot
+    "s:no_such_flow",  # a start button for a flow that no longer exists
+    "q:cancel:xx",  # a topic in a language we do not have
+]
+
+
+@pytest.mark.parametrize("custom_id", OLD_BUTTONS)
+async def test_a_button_the_bot_cannot_place_gets_a_word_and_changes_nothing(h, custom_id):
+    await h.account(ALICE)
+    await h.start_bot()
+    shown = await h.command(ALICE, "subscription", channel=SUPPORT)
+    # An old message of the bot's that carries such a button, as Discord still shows it.
+    old = await h.double.say(ALICE, "support", "an old message")
+    old.author_id = h.double.bot_user.id
+    old.components = [{"type": 1, "components": [
+        {"type": 2, "style": 2, "label": "Old button", "custom_id": custom_id}]}]
+    before = await h.view(ALICE)
+    reply = await h.press(ALICE, old, "Old button")
+    assert reply.ephemeral and reply.content == UNKNOWN_BUTTON
+    assert await h.view(ALICE) == before
+    assert shown.content  # the account's own screen is untouched
+
+
+@pytest.mark.parametrize("custom_id", ["f:0123456789abcdef0123456789abcdef:s:confirm", "q:cancel:en"])
+async def test_a_forged_custom_id_not_on_the_message_gets_the_same_word(h, custom_id):
+    from tests.discord_double.interactions import new_interaction
+
+    await h.account(ALICE)
+    await h.start_bot()
+    shown = await h.command(ALICE, "subscription", channel=SUPPORT)
+    world = h.double.world
+    record = new_interaction(world, kind=3, user=world.user(ALICE), channel=world.channels[shown.channel_id],
+                             data={"custom_id": custom_id, "component_type": 2}, message=shown)
+    reply = await (await h.double._dispatch(record)).response()
+    assert reply.ephemeral and reply.content == UNKNOWN_BUTTON
+
+
 async def test_plan_upgrade_now_shows_proration_then_the_new_plan(h):
     await h.account(ALICE, plan="basic")
     await h.app.advance_clock(timedelta(days=10))  # a third of the period used
