@@ -494,8 +494,13 @@ async def test_a_persian_question_from_a_restricted_account_gets_the_true_cause_
     await h.app.core.create_account("bob@example.com", key="signup:bob", device_id="phone-1", discord_id=str(BOB))
     await h.start_bot()
     # Persian typed on an Arabic keyboard (ي, ك): "I want to know why my account gets no free credit".
+    # It calls credits «شارژ», which also means topping up: the bot asks, missing credits first.
     await h.double.say(BOB, h.double.dm_channel(BOB), "ميخوام بدونم چرا اكانت من شارژ رايگان نميشه؟")
-    answer = await h.double.next_message(dm_of=BOB)
+    choices = await h.double.next_message(dm_of=BOB)
+    assert choices.content == locales.render(M("Did you mean…?"), "fa")
+    missing = locales.render(M("Credits that didn't arrive"), "fa")
+    assert labels(choices)[0] == missing
+    answer = await h.press(BOB, choices, missing)
     cause = M("Your account gets no daily free credits: it was created on a device that already had {max} accounts, "
               "the most allowed per device. Everything else works as usual.", max=2)
     assert locales.render(cause, "fa") != locales.render(cause, "en")  # the catalog has it in Persian
