@@ -179,7 +179,13 @@ class SubscriptionCore:
             raise CoreError("already_linked", "this Discord user is linked to another account")
         restricted, why = 0, None
         if device_id:
-            count = (await tx.fetchone("SELECT COUNT(*) AS n FROM accounts WHERE device_id = ?", device_id))["n"]
+            # Count this sign-up on the device's row: the upsert locks the row until commit, so
+            # concurrent sign-ups from one device (any process) get 1, 2, 3…, never the same count.
+            await tx.execute(
+                "INSERT INTO devices (device_id, accounts_created) VALUES (?, 1) ON CONFLICT (device_id) "
+                "DO UPDATE SET accounts_created = devices.accounts_created + 1", device_id)
+            row = await tx.fetchone("SELECT accounts_created FROM devices WHERE device_id = ?", device_id)
+            count = row["accounts_created"] - 1  # the accounts created before this one
             if count >= self.settings.max_accounts_per_device:
                 restricted = 1
                 why = f"device {device_id} already created {count} accounts (limit {self.settings.max_accounts_per_device})"
