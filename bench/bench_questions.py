@@ -8,8 +8,9 @@ Cost:
 - model files on disk (the weights, compressed, and the metadata);
 - load time: ``QuestionModel()`` in a fresh process, median of 5 processes;
 - memory the model adds to a process: VmRSS of a fresh process that imports what the
-  bot imports for chat (locales, langdetect) and has chosen a language once, before and
-  after loading the model and deciding once (numpy included), median of 5 processes;
+  bot imports for chat (locales, langdetect) and has chosen a language once (which loads
+  numpy and the Latin-script language model), before and after loading the question model
+  and deciding once, median of 5 processes (the whole bot at rest: bench_memory.py);
 - time per message: ``choose_language`` + ``understand`` against bare langdetect
   (``langdetect.detect``, all 55 profiles, seeded) on the same messages, alternating the
   order; a message's cost is its fastest of the runs, percentiles over the messages.
@@ -147,7 +148,7 @@ def main() -> None:
         ["model", "value"],
         [["files on disk (weights + metadata)", f"{size_kb:,.0f} KiB"],
          ["load time (fresh process, median)", f"{load_ms:.0f} ms"],
-         ["RSS added by loading it and deciding once (numpy included), median", f"{added:.1f} MB"]],
+         ["RSS added by loading it and deciding once, median", f"{added:.1f} MB"]],
     )
     markdown = (
         f"{len(texts):,} messages of the frozen sets, {runs} timing runs.\n\n" + "\n\n".join(sections)
