@@ -17,6 +17,15 @@ holds without its state change is refunded (``refunded``); one it never took is
 between) is settled the same way at once. The state change itself stays one
 transaction: a kill at any moment leaves either both the invoice and the completed
 attempt, or neither.
+
+Refunds a moderator approves (core/cases.py) are two-phase the same way, with one
+attempt per case (key ``refund:<case>``, also the provider's idempotency key, so the
+case is refunded once however often it is asked): the attempt is committed with the
+decision to make (in ``charge_ids``: the moderator's key, actor and reason), the provider
+refunds outside any transaction (``refund``), then the decision and its effects commit
+in one transaction that marks the attempt ``completed``. A definite no from the provider
+marks it ``failed`` (the case stays open); one left ``pending`` is finished by ``recover``
+(the provider asked again by the same key, then the decision).
 """
 
 from __future__ import annotations
@@ -175,11 +184,51 @@ def _is_renewal(key: str) -> bool:
     return key.startswith(("renew", "retry"))
 
 
+def refund_key(case_id: str) -> str:
+    """A case's refund attempt and the provider's idempotency key for its refund: one per case."""
+    return f"refund:{case_id}"
+
+
+def _is_refund(key: str) -> bool:
+    return key.startswith("refund:")
+
+
+async def refund(db: Database, provider: PaymentProvider, key: str, charge_id: str, amount: Money, token: int) -> str:
+    """The provider's refund for a committed refund attempt, outside any transaction; its refund id.
+    ``token``: the attempt's started_at as claimed, so a late answer never touches another's claim."""
+    try:
+        return await asyncio.wait_for(provider.refund(charge_id, amount, key), PROVIDER_TIMEOUT)
+    except CoreError as refused:  # the provider's definite no: nothing was refunded
+        async with db.transaction() as tx:
+            await tx.execute("UPDATE payment_attempts SET status = 'failed', updated_at = ? "
+                             "WHERE key = ? AND status = 'pending' AND started_at = ?", _now(), key, token)
+        raise CoreError("payment_failed", f"the payment provider refused the refund ({refused.message}); "
+                        "nothing was refunded and the case is still open") from refused
+    except Exception as lost:  # timeout, connection lost: it may or may not have refunded
+        log.warning("refund %s: no answer from the provider; left pending for recovery", key, exc_info=True)
+        await release(db, key, token)
+        raise CoreError("payment_failed", "the payment provider did not answer; the case is still open and "
+                        "the refund will be completed automatically") from lost
+
+
+async def release(db: Database, key: str, token: int) -> None:
+    """No longer in flight: a second press, or recover() at once, may finish it (same key)."""
+    async with db.transaction() as tx:
+        await tx.execute("UPDATE payment_attempts SET started_at = 0 WHERE key = ? AND status = 'pending' AND started_at = ?",
+                         key, token)
+
+
 async def recover(core: SubscriptionCore, attempts: list[dict[str, Any]]) -> dict[str, int]:
-    """Settle pending attempts: renewals by settling their account, the rest by asking the provider."""
+    """Settle pending attempts: renewals by settling their account, approved refunds by finishing
+    them (core/cases.py), the rest by asking the provider."""
     done = {"completed": 0, "refunded": 0, "failed": 0}
     for row in attempts:
         key = row["key"]
+        if _is_refund(key):  # an approved refund left between its phases: finish it
+            outcome = await core.cases.resume_refund(row)
+            if outcome:
+                done[outcome] += 1
+            continue
         if _is_renewal(key):
             async with core.db.transaction() as tx:  # orphaned: not in flight any more (see _charge)
                 await tx.execute("UPDATE payment_attempts SET started_at = 0 WHERE key = ? AND status = 'pending'", key)

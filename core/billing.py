@@ -40,19 +40,6 @@ async def charge(
     return invoice_ids
 
 
-async def refund(tx: Tx, provider: PaymentProvider, invoice: dict, key: str, at: datetime) -> str:
-    amount = Money(invoice["currency"], invoice["amount"])
-    refund_id = await provider.refund(invoice["provider_charge_id"], amount, key)
-    invoice_id = new_id()
-    await tx.execute(
-        "INSERT INTO invoices (id, account_id, kind, amount, currency, subscription_id, plan, bundle, "
-        "refunds_invoice_id, provider_charge_id, created_at) VALUES (?, ?, 'refund', ?, ?, ?, ?, ?, ?, ?, ?)",
-        invoice_id, invoice["account_id"], -invoice["amount"], invoice["currency"], invoice["subscription_id"],
-        invoice["plan"], invoice["bundle"], invoice["id"], refund_id, to_ts(at),
-    )
-    return invoice_id
-
-
 def invoice_view(row: dict) -> Invoice:
     return Invoice(
         id=row["id"], kind=row["kind"], amount=Money(row["currency"], row["amount"]), plan=row["plan"],

@@ -8,9 +8,10 @@ A moderator always decides; this only recommends, with the facts behind it.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from core.clock import from_ts, to_ts
+from core.ledger import new_id
 from core.views import Recommendation
 from storage.db import Tx
 
@@ -72,8 +73,21 @@ async def recommend(tx: Tx, invoice: dict, reason: str, now_ts: int) -> Recommen
     return Recommendation(False, "not_eligible", f"{invoice['kind']} charge with {used['used']} credits used since and no duplicate or error found: paid periods are non-refundable", facts)
 
 
+async def record(tx: Tx, invoice: dict, refund_id: str, at: datetime) -> str:
+    """The refund invoice of a charge the provider has refunded (``refund_id``); its id.
+    The provider is called before, outside the transaction (core/attempts.py)."""
+    invoice_id = new_id()
+    await tx.execute(
+        "INSERT INTO invoices (id, account_id, kind, amount, currency, subscription_id, plan, bundle, "
+        "refunds_invoice_id, provider_charge_id, created_at) VALUES (?, ?, 'refund', ?, ?, ?, ?, ?, ?, ?, ?)",
+        invoice_id, invoice["account_id"], -invoice["amount"], invoice["currency"], invoice["subscription_id"],
+        invoice["plan"], invoice["bundle"], invoice["id"], refund_id, to_ts(at),
+    )
+    return invoice_id
+
+
 def charged_at_text(ts: int) -> str:
     return from_ts(ts).strftime("%Y-%m-%d %H:%M UTC")
 
 
-__all__ = ["REASONS", "charged_at_text", "recommend", "to_ts"]
+__all__ = ["REASONS", "charged_at_text", "recommend", "record", "to_ts"]
