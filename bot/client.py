@@ -17,6 +17,8 @@ import locales
 from bot import refunds
 from bot.commands import build_commands
 from bot.components import DYNAMIC_ITEMS
+from bot.delivery import BACKOFF, Delivery
+from bot.delivery import DEFAULT_INTERVAL as DELIVERY_INTERVAL
 from bot.flow_ui import FlowUI
 from bot.language import LanguagePicker
 from bot.reminders import DEFAULT_INTERVAL, Reminders
@@ -73,7 +75,14 @@ class SupportBot(discord.AutoShardedClient):
     """One process: all shards (the default), or SHARD_IDS of SHARD_COUNT."""
 
     def __init__(
-        self, app, engine, *, reminder_interval: float = DEFAULT_INTERVAL, **options
+        self,
+        app,
+        engine,
+        *,
+        reminder_interval: float = DEFAULT_INTERVAL,
+        delivery_interval: float = DELIVERY_INTERVAL,
+        delivery_backoff: tuple[float, ...] = BACKOFF,
+        **options,
     ) -> None:
         settings = app.settings
         super().__init__(
@@ -88,9 +97,10 @@ class SupportBot(discord.AutoShardedClient):
         self.app = app
         self.engine = engine
         picker = LanguagePicker(app.core, settings.default_locale)
-        self.flow_ui = FlowUI(self, engine, picker)
+        self.delivery = Delivery(self, app, engine, picker, delivery_interval, delivery_backoff)
+        self.flow_ui = FlowUI(self, engine, picker, on_owed=self.delivery.poke)
         self.support = SupportChannels(self, engine, picker, settings.support_channel_ids)
-        self.reminders = Reminders(self, app, engine, picker, reminder_interval)
+        self.reminders = Reminders(self, app, reminder_interval, on_owed=self.delivery.poke)
         self.tree = app_commands.CommandTree(self)
         for command in build_commands():
             self.tree.add_command(command)
@@ -107,6 +117,7 @@ class SupportBot(discord.AutoShardedClient):
         if not shard_ids or 0 in shard_ids:  # one process syncs the commands for all of them
             await self.sync_commands()
         self.reminders.start()
+        self.delivery.start()  # also sends what was owed while no bot was running
 
     async def sync_commands(self) -> None:
         """GUILD_IDS (development): the commands appear in those servers at once.
@@ -138,5 +149,6 @@ class SupportBot(discord.AutoShardedClient):
             await self.case_board.on_form_submit(interaction)  # a case's reason form (bot/cases.py)
 
     async def close(self) -> None:
-        await self.reminders.stop()  # first: a sweep in progress still needs Discord for its DMs
+        await self.reminders.stop()
+        await self.delivery.stop()  # a message cut off here is still owed: sent after the restart
         await super().close()

@@ -18,8 +18,8 @@ import discord
 import locales
 from bot.components import FLOW_TEMPLATE
 from bot.language import LanguagePicker, bind
-from bot.render import Rendered, build_modal, content_of, render_reply, submitted_fields, text
-from bot.respond import DEFER_AFTER, dm, edit_pressed, in_guild, in_time, send_new, send_notice
+from bot.render import build_modal, render_reply, submitted_fields, text
+from bot.respond import DEFER_AFTER, edit_pressed, in_guild, in_time, send_new, send_notice
 from flows.answers import TOPICS
 from flows.engine import KINDS, FlowEngine, Screen
 from flows.replies import M
@@ -38,10 +38,12 @@ async def _ready(screen: Screen) -> Screen:
 
 
 class FlowUI:
-    def __init__(self, client: discord.Client, engine: FlowEngine, picker: LanguagePicker) -> None:
+    def __init__(self, client: discord.Client, engine: FlowEngine, picker: LanguagePicker,
+                 on_owed: Callable[[], None] = lambda: None) -> None:
         self.client = client
         self.engine = engine
         self.picker = picker
+        self.on_owed = on_owed  # a receipt DM was owed: the delivery loop sends it now
 
     # -- entry points (commands, dynamic items, modal submits) ------------------------
 
@@ -84,7 +86,9 @@ class FlowUI:
     ) -> None:
         await self.run(
             interaction,
-            lambda actor: self.engine.handle(flow_id, step, actor, action, value=value),
+            lambda actor: self.engine.handle(
+                flow_id, step, actor, action, value=value, receipt_by_dm=in_guild(interaction)
+            ),
             new_message=False,
         )
 
@@ -97,7 +101,9 @@ class FlowUI:
         flow_id, step, action = match["flow"], match["step"], match["action"]
         await self.run(
             interaction,
-            lambda actor: self.engine.handle(flow_id, step, actor, action, fields=fields),
+            lambda actor: self.engine.handle(
+                flow_id, step, actor, action, fields=fields, receipt_by_dm=in_guild(interaction)
+            ),
             new_message=interaction.message is None,
         )
 
@@ -178,19 +184,15 @@ class FlowUI:
         self, interaction: discord.Interaction, screen: Screen, *, new_message: bool
     ) -> None:
         rendered = render_reply(screen.reply, screen.flow_id, screen.step)
-        try:
-            if screen.notice:
-                await send_new(interaction, rendered, ephemeral=True)
-            elif new_message:
-                await send_new(interaction, rendered, ephemeral=in_guild(interaction))
-            else:
-                await edit_pressed(interaction, rendered)
-        finally:
-            # Even when Discord lost the answer: the change is made, and its one receipt goes out.
-            if screen.reply.receipt and not screen.notice and in_guild(interaction):
-                # The receipt stays in the user's DMs even after the ephemeral message is gone.
-                # (In a DM the result already is a message there.)
-                await dm(self.client, interaction.user.id, Rendered(content_of(screen.reply), None))
+        if screen.reply.receipt and not screen.notice and in_guild(interaction):
+            # The result's receipt DM was owed with the step (core/outbox.py); send it now.
+            self.on_owed()
+        if screen.notice:
+            await send_new(interaction, rendered, ephemeral=True)
+        elif new_message:
+            await send_new(interaction, rendered, ephemeral=in_guild(interaction))
+        else:
+            await edit_pressed(interaction, rendered)
 
     async def _apologise(self, interaction: discord.Interaction, msg=SOMETHING_WRONG) -> None:
         try:

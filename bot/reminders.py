@@ -1,22 +1,20 @@
-"""Renewal reminders: a periodic sweep, and a DM for each reminder it claims.
+"""Renewal reminders: a periodic sweep that applies due work and owes the reminders.
 
-Every bot process may run this loop. The core claims each reminder with a unique row
-(one per subscription and period), so two processes sweeping at the same moment send
-it once. A DM that cannot be delivered (closed DMs) is logged and not retried: the
-claim is spent, as a reminder a day late would be worse than none.
+Every bot process may run this loop. The core claims each reminder with a unique row (one
+per subscription and period) and owes its DM in the same transaction (core/outbox.py), so
+two processes sweeping at the same moment owe it once; the delivery loop (bot/delivery.py)
+sends it, retrying while Discord fails. An operator's ``python -m bot sweep`` owes
+reminders the same way, and the running bot sends them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 import discord
 from discord.ext import tasks
-
-from bot.language import LanguagePicker, bind
-from bot.render import render_reply
-from bot.respond import dm
 
 log = logging.getLogger(__name__)
 
@@ -29,14 +27,12 @@ class Reminders:
         self,
         client: discord.Client,
         app,
-        engine,
-        picker: LanguagePicker,
         interval: float = DEFAULT_INTERVAL,
+        on_owed: Callable[[], None] = lambda: None,
     ) -> None:
         self.client = client
         self.app = app
-        self.engine = engine
-        self.picker = picker
+        self.on_owed = on_owed
         self.loop = tasks.loop(seconds=interval)(self._tick)
         self.loop.before_loop(self._wait_until_ready)
         self._sweeping = False
@@ -71,27 +67,9 @@ class Reminders:
             self._sweeping = False
 
     async def sweep_once(self) -> int:
-        """Apply due work and send the reminders claimed; returns how many were delivered."""
+        """Apply due work; returns how many reminders it owed (the delivery loop sends them)."""
         await self.app.refresh_clock()
         report = await self.app.core.sweep()
-        delivered = 0
-        for discord_id, subscription_id, period_end in report.reminders:
-            try:
-                delivered += await self._send(discord_id, subscription_id, period_end)
-            except Exception:
-                log.exception("reminder for subscription %s could not be sent", subscription_id)
-        return delivered
-
-    async def _send(self, discord_id: str, subscription_id: str, period_end: int) -> bool:
-        bind(await self.picker.for_user(discord_id))
-        screen = await self.engine.start(
-            "reminder", discord_id, {"subscription_id": subscription_id, "period_end": period_end}
-        )
-        sent = await dm(
-            self.client, int(discord_id), render_reply(screen.reply, screen.flow_id, screen.step)
-        )
-        if not sent:
-            log.info(
-                "renewal reminder for subscription %s not delivered: DMs closed", subscription_id
-            )
-        return sent
+        if report.reminders:
+            self.on_owed()
+        return len(report.reminders)

@@ -13,7 +13,6 @@ import logging
 from collections.abc import Awaitable
 from typing import TypeVar
 
-import aiohttp
 import discord
 
 from bot.render import NO_MENTIONS, Rendered
@@ -91,21 +90,3 @@ async def edit_pressed(interaction: discord.Interaction, rendered: Rendered) -> 
         await interaction.response.edit_message(
             content=rendered.content, view=rendered.view, allowed_mentions=NO_MENTIONS
         )
-
-
-async def dm(client: discord.Client, user_id: int, rendered: Rendered) -> bool:
-    """Send a DM; False when the user does not accept DMs from us (logged, not retried)."""
-    try:
-        channel = await client.create_dm(discord.Object(user_id))
-        kwargs = {"view": rendered.view} if rendered.view is not None else {}
-        await channel.send(rendered.content, allowed_mentions=NO_MENTIONS, **kwargs)
-    except discord.Forbidden as exc:
-        # 50007: DMs closed or the bot blocked. The user is told elsewhere or not at all.
-        log.info("DM to user %s not delivered (Discord code %s)", user_id, exc.code)
-        return False
-    except (discord.HTTPException, aiohttp.ClientError, TimeoutError):
-        # A DM is a copy (a receipt) or a courtesy (a reminder): its failure must not turn
-        # an answer the user already has into an error.
-        log.warning("DM to user %s failed", user_id, exc_info=True)
-        return False
-    return True

@@ -11,9 +11,11 @@ sweep at once.
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from core import outbox
 from core.attempts import charge_ahead
 from core.clock import to_ts
 from core.views import SweepReport
@@ -87,6 +89,14 @@ async def claim_reminders(core: SubscriptionCore, now) -> list[tuple[str, str, i
                 row["id"], row["period_end"], to_ts(now),
             )
             if inserted:
+                # Owed in the claim's own transaction: the bot's delivery loop sends it, also
+                # when this sweep ran in another process (the operator's CLI) or the bot was down.
+                await outbox.enqueue(
+                    tx, key=f"reminder:{row['id']}:{row['period_end']}", kind="reminder",
+                    recipient=row["discord_id"],
+                    payload={"subscription_id": row["id"], "period_end": row["period_end"]},
+                    now=int(time.time()),
+                )
                 claimed.append((row["discord_id"], row["id"], row["period_end"]))
         return claimed
 

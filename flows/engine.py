@@ -19,6 +19,7 @@ The contract with the adapters is /work/notes/flow_api.md. For every press:
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -145,12 +146,17 @@ class FlowEngine:
         return Screen(state.id, kind, state.step, reply, owner)
 
     async def handle(self, flow_id: str, step: str, actor: str, action: str,
-                     value: str | None = None, fields: dict[str, str] | None = None) -> Screen:
-        """A button press, a select choice (``value``) or a submitted form (``fields``) on a stored flow."""
+                     value: str | None = None, fields: dict[str, str] | None = None,
+                     receipt_by_dm: bool = False) -> Screen:
+        """A button press, a select choice (``value``) or a submitted form (``fields``) on a stored flow.
+
+        ``receipt_by_dm``: a result that carries a receipt is also owed to the user by DM (the
+        adapter says so when the flow runs in a server, where its screen is ephemeral); the DM
+        is recorded with the step (``core.outbox``) and the bot's delivery loop sends it."""
         press = [step, action]
         for _ in range(3):
             try:
-                return await self._press(flow_id, press, str(actor), value, fields)
+                return await self._press(flow_id, press, str(actor), value, fields, receipt_by_dm)
             except _Lost:
                 continue  # another press claimed the flow first: look again at where it is now
         flow = await self.store.load(flow_id)
@@ -191,7 +197,7 @@ class FlowEngine:
         return flow, None
 
     async def _press(self, flow_id: str, press: list[str], actor: str, value: str | None,
-                     fields: dict[str, str] | None) -> Screen:
+                     fields: dict[str, str] | None, receipt_by_dm: bool = False) -> Screen:
         step, action = press
         now = self.core.clock.now()
         # The flow and its account in one read: most presses find nothing due on the account.
@@ -219,7 +225,12 @@ class FlowEngine:
         notice = isinstance(answer, Notice)
         reply = answer.reply if notice else answer
         # A notice leaves the step's screen as it was; only the claim is released.
-        stored = await self.store.advance(turn.read, self._finish(state, None if notice else reply, press, now), now)
+        owed = None
+        if receipt_by_dm and reply.receipt and not notice:
+            owed = {"key": f"receipt:{flow.id}", "kind": "receipt", "recipient": flow.owner,
+                    "payload": {"reply": reply_to_json(reply)}, "now": int(time.time())}
+        stored = await self.store.advance(turn.read, self._finish(state, None if notice else reply, press, now), now,
+                                          owed)
         if stored is None:
             return await self._lost(flow_id, press, reply, turn.mutated)
         return Screen(flow.id, flow.kind, stored.step, reply, flow.owner, notice=notice)

@@ -12,7 +12,9 @@ import json
 import uuid
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
+from core import outbox
 from core.clock import from_ts, to_ts
 from flows.machine import FlowState
 from storage.db import Database, Tx
@@ -56,14 +58,20 @@ class FlowStore:
         row = await tx.fetchone("SELECT * FROM flows WHERE id = ?", flow_id)
         return _row_to_state(row) if row else None
 
-    async def advance(self, read: FlowState, new: FlowState, now: datetime) -> FlowState | None:
-        """Store ``new`` if the row is still at ``read.version``; the stored state, or None if another press won."""
+    async def advance(self, read: FlowState, new: FlowState, now: datetime,
+                      owed: dict[str, Any] | None = None) -> FlowState | None:
+        """Store ``new`` if the row is still at ``read.version``; the stored state, or None if another press won.
+
+        ``owed``: a message this step owes (``core.outbox.enqueue``'s arguments, a receipt DM),
+        recorded in the same transaction, so it exists exactly when the step was stored."""
         stored = replace(new, version=read.version + 1, updated_at=now)
         async with self.db.transaction() as tx:
             changed = await tx.execute(
                 "UPDATE flows SET step = ?, data = ?, version = ?, expires_at = ?, updated_at = ? WHERE id = ? AND version = ?",
                 stored.step, _data(stored), stored.version, to_ts(stored.expires_at), to_ts(now), read.id, read.version,
             )
+            if changed == 1 and owed is not None:
+                await outbox.enqueue(tx, **owed)
         return stored if changed == 1 else None
 
     async def started_since(self, owner: str, since: datetime) -> int:

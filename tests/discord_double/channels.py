@@ -114,6 +114,14 @@ class ChannelRoutes:
         code, problems = messages.payload_errors(payload, files, creating=True)
         if problems:
             return invalid_form(problems, code)
+        nonce = payload.get("nonce")
+        if nonce is not None and payload.get("enforce_nonce"):
+            # Discord: a message with the same nonce from the same author in this channel, sent
+            # a moment ago, is answered as is; no second message is created.
+            for earlier in self.world.messages.values():
+                if (earlier.channel_id == channel.id and earlier.author_id == self.world.bot.id
+                        and earlier.nonce == str(nonce) and not earlier.deleted):
+                    return json_response(payloads.message(self.world, earlier))
         message = messages.create(
             self.world,
             payload,
@@ -122,6 +130,7 @@ class ChannelRoutes:
             guild_id=channel.guild_id,
             source="channel",
         )
+        message.nonce = None if nonce is None else str(nonce)
         self.world.store(message)
         await self.gateway.dispatch_message("MESSAGE_CREATE", message)
         return json_response(payloads.message(self.world, message))

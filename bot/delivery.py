@@ -1,0 +1,135 @@
+"""The delivery loop: sends what the outbox says the bot owes (core/outbox.py).
+
+Every bot process runs it. Each round claims due rows (a lease, so two processes never send
+the same row at once), renders each in the recipient's language at the time of sending, and
+sends it by DM with the row's nonce (Discord's ``enforce_nonce``): if the process dies after
+Discord accepted a message but before the row was marked sent, the retry shows the first
+copy instead of a second one.
+
+- Sent: marked sent.
+- 403 (the user's DMs are closed, or the bot is blocked): marked undeliverable, not retried.
+- 5xx, 429, a network error or a timeout: retried. The first retries come within 30 seconds,
+  so a message goes out soon after Discord is back; then the gap grows to 5 minutes; after 24
+  hours the row is given up (expired) with a log line.
+
+A round runs every ``interval`` seconds, and at once when this process owes something new
+(``poke``); on start it also picks up whatever was owed while no bot was running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import aiohttp
+import discord
+
+from bot.language import LanguagePicker, bind
+from bot.render import NO_MENTIONS, Rendered, content_of, render_reply
+from core import outbox
+from flows.reply_codec import reply_from_json
+
+log = logging.getLogger(__name__)
+
+# Seconds before the next attempt, by how many attempts failed so far; the last repeats.
+BACKOFF = (2, 5, 10, 20, 30, 30, 30, 30, 60, 120, 300)
+GIVE_UP_AFTER = 24 * 3600
+LEASE = 60  # seconds a claimed row stays ours; longer than any one send
+DEFAULT_INTERVAL = 5.0  # seconds between rounds when nothing pokes the loop
+
+
+def retry_delay(failed_attempts: int, backoff: tuple[float, ...] = BACKOFF) -> float:
+    return backoff[min(failed_attempts, len(backoff) - 1)]
+
+
+class Delivery:
+    def __init__(self, client: discord.Client, app, engine, picker: LanguagePicker,
+                 interval: float = DEFAULT_INTERVAL, backoff: tuple[float, ...] = BACKOFF) -> None:
+        self.client = client
+        self.app = app
+        self.engine = engine
+        self.picker = picker
+        self.interval = interval
+        self.backoff = backoff
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="outbox-delivery")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    def poke(self) -> None:
+        """Something new is owed: deliver now rather than at the next round."""
+        self._wake.set()
+
+    async def _run(self) -> None:
+        await self.client.wait_until_ready()
+        while True:
+            self._wake.clear()
+            try:
+                await self.deliver_due()
+            except Exception:
+                # A round that failed (database busy) must not end the loop.
+                log.exception("outbox delivery round failed; trying again next round")
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.interval)
+            except TimeoutError:
+                pass
+
+    async def deliver_due(self) -> int:
+        """One round: claim what is due and send it; how many were sent."""
+        db = self.app.core.db
+        sent = 0
+        while claimed := await outbox.claim(db, int(time.time()), LEASE):
+            for owed in claimed:
+                sent += await self._deliver(owed)
+            if len(claimed) < 20:
+                break
+        return sent
+
+    async def _deliver(self, owed: outbox.Owed) -> bool:
+        db = self.app.core.db
+        try:
+            rendered = await self._render(owed)
+            channel = await self.client.create_dm(discord.Object(int(owed.recipient)))
+            kwargs = {"view": rendered.view} if rendered.view is not None else {}
+            await channel.send(rendered.content, nonce=owed.nonce, allowed_mentions=NO_MENTIONS, **kwargs)
+        except discord.Forbidden as exc:
+            log.info("%s %s for user %s not delivered: DMs closed (Discord code %s)",
+                     owed.kind, owed.id, owed.recipient, exc.code)
+            await outbox.mark_undeliverable(db, owed, int(time.time()), f"403 {exc.code}")
+            return False
+        except (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError) as exc:
+            await self._retry_later(owed, exc)
+            return False
+        await outbox.mark_sent(db, owed, int(time.time()))
+        return True
+
+    async def _retry_later(self, owed: outbox.Owed, exc: BaseException) -> None:
+        db = self.app.core.db
+        now = int(time.time())
+        why = f"{type(exc).__name__}: {exc}"
+        if now - owed.created_at >= GIVE_UP_AFTER:
+            log.error("%s %s for user %s given up after 24 hours: %s", owed.kind, owed.id, owed.recipient, why)
+            await outbox.mark_expired(db, owed, now, why)
+            return
+        delay = retry_delay(owed.attempts, self.backoff)
+        log.warning("%s %s for user %s not sent (%s); next attempt in %g s", owed.kind, owed.id,
+                    owed.recipient, why, delay)
+        await outbox.mark_retry(db, owed, now + max(1, round(delay)), why)
+
+    async def _render(self, owed: outbox.Owed) -> Rendered:
+        """The message in the recipient's language now (their choice may have changed since)."""
+        bind(await self.picker.for_user(owed.recipient))
+        if owed.kind == "receipt":
+            # A copy of the result the user saw: its words only, the buttons stay on the result.
+            return Rendered(content_of(reply_from_json(owed.payload["reply"])), None)
+        if owed.kind == "reminder":
+            screen = await self.engine.start("reminder", owed.recipient, dict(owed.payload))
+            return render_reply(screen.reply, screen.flow_id, screen.step)
+        raise ValueError(f"unknown outbox kind {owed.kind!r}")
