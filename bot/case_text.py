@@ -176,8 +176,10 @@ def case_lines(
 
 
 def told_line(told: bool) -> Msg:
+    """``told``: the decision is owed to the user by DM (the delivery loop sends it, retrying
+    while Discord fails); False when there is no Discord user to tell."""
     return (
-        M("The user was told by DM.")
+        M("The user will be told by DM as soon as Discord accepts the message.")
         if told
         else M("The user could not be told: their DMs are closed.")
     )

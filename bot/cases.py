@@ -22,6 +22,7 @@ import asyncio
 import logging
 import re
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -34,12 +35,11 @@ from bot.case_text import (
     decided_line,
     decision_log,
     decision_reply,
-    rendered_in,
     told_line,
 )
 from bot.language import bind
-from bot.moderation import NOT_A_MODERATOR, ModChannel, is_moderator, send_dm
-from bot.render import Rendered, cut, submitted_fields
+from bot.moderation import NOT_A_MODERATOR, ModChannel, is_moderator
+from bot.render import Rendered, cut, render_reply, submitted_fields
 from bot.respond import DEFER_AFTER, edit_pressed, in_time, send_notice
 from core.cases import CaseDesk
 from core.errors import CoreError
@@ -92,13 +92,19 @@ class Decision:
 
 class CaseBoard:
     def __init__(
-        self, client: discord.Client, app, picker: LanguagePicker, mod: ModChannel
+        self,
+        client: discord.Client,
+        app,
+        picker: LanguagePicker,
+        mod: ModChannel,
+        on_owed: Callable[[], None] = lambda: None,
     ) -> None:
         self.client = client
         self.app = app
         self.core = app.core
         self.picker = picker
         self.mod = mod
+        self.on_owed = on_owed  # a decision DM was owed: the delivery loop sends it now
 
     # -- posting ------------------------------------------------------------------------------
 
@@ -155,15 +161,19 @@ class CaseBoard:
     async def decide(
         self, case: Case, approve: bool, moderator: int, reason: str, key: str
     ) -> Decision:
-        """The core's decision (CoreError if refused), then the user told, then the mod-log."""
+        """The core's decision (CoreError if refused), which owes the user its DM in the same
+        transaction (core/outbox.py: sent by the delivery loop, also during and after a Discord
+        outage), then the mod-log line."""
         decided = await self.core.cases.decide(
             case.id, approve, key=key, actor=f"moderator:{moderator}", reason=reason
         )
         effects = await self._effects(decided)
-        told = await self.tell_user(decided, effects) if decided.kind == "refund" else False
+        owed = decided.kind == "refund" and (decided.discord_id or "").isdigit()
+        if owed:
+            self.on_owed()
         amount = effects.get("money")
-        await self.mod.log(*decision_log(decided, moderator, told, amount))
-        return Decision(decided, told, amount)
+        await self.mod.log(*decision_log(decided, moderator, owed, amount))
+        return Decision(decided, owed, amount)
 
     async def _effects(self, case: Case) -> dict[str, Any]:
         """What the decision did (refund invoice, subscription ended, credits removed), from the audit trail."""
@@ -180,15 +190,12 @@ class CaseBoard:
                 return receipt
         return {}
 
-    async def tell_user(self, case: Case, effects: dict[str, Any]) -> bool:
-        """The decision in the user's DM, in their language."""
-        if not case.discord_id or not case.discord_id.isdigit():
-            return False
-        reply = decision_reply(case, effects, await self._charge(case), self.app.catalog)
-        lang = await self.picker.for_user(case.discord_id)
-        return (
-            await send_dm(self.client, int(case.discord_id), rendered_in(lang, reply)) is not None
-        )
+    async def decision_message(self, payload: dict[str, Any]) -> Rendered:
+        """The decision DM the outbox owes (kind ``refund_decision``), in the language bound for
+        its recipient: rendered when it is sent, from the case as decided."""
+        case = await self.core.cases.get(payload["case"])
+        reply = decision_reply(case, await self._effects(case), await self._charge(case), self.app.catalog)
+        return render_reply(reply, None, "decision")
 
     # -- the buttons and the reason form ------------------------------------------------------------
 

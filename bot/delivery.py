@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 
 import aiohttp
 import discord
@@ -54,6 +55,11 @@ class Delivery:
         self.backoff = backoff
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
+        # Kinds rendered elsewhere (a refund decision: bot/cases.py), from the row's payload.
+        self._renderers: dict[str, Callable[[dict], Awaitable[Rendered]]] = {}
+
+    def add_renderer(self, kind: str, render: Callable[[dict], Awaitable[Rendered]]) -> None:
+        self._renderers[kind] = render
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="outbox-delivery")
@@ -107,6 +113,12 @@ class Delivery:
         except (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError) as exc:
             await self._retry_later(owed, exc)
             return False
+        except Exception as exc:
+            # Our own failure (rendering it, the database): logged, and retried like Discord's,
+            # so one bad row never holds up the others.
+            log.exception("%s %s could not be prepared", owed.kind, owed.id)
+            await self._retry_later(owed, exc)
+            return False
         await outbox.mark_sent(db, owed, int(time.time()))
         return True
 
@@ -132,4 +144,6 @@ class Delivery:
         if owed.kind == "reminder":
             screen = await self.engine.start("reminder", owed.recipient, dict(owed.payload))
             return render_reply(screen.reply, screen.flow_id, screen.step)
+        if owed.kind in self._renderers:
+            return await self._renderers[owed.kind](owed.payload)
         raise ValueError(f"unknown outbox kind {owed.kind!r}")

@@ -235,8 +235,13 @@ def register(bot, app, engine: FlowEngine) -> RefundDesk:
     settings = app.settings
     picker = LanguagePicker(app.core, settings.default_locale)
     board = CaseBoard(
-        bot, app, picker, ModChannel(bot, settings.mod_channel_id, settings.default_locale)
+        bot,
+        app,
+        picker,
+        ModChannel(bot, settings.mod_channel_id, settings.default_locale),
+        on_owed=bot.delivery.poke,
     )
+    bot.delivery.add_renderer("refund_decision", board.decision_message)
     desk = RefundDesk(bot, app, engine, picker, board)
     bot.refunds, bot.case_board = desk, board
     if isinstance(app.core.cases, AnnouncingCases):

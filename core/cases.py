@@ -17,7 +17,7 @@ import time
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from core import attempts, ledger, periods, refunds
+from core import attempts, ledger, outbox, periods, refunds
 from core.clock import from_ts, to_ts
 from core.errors import CoreError
 from core.money import Money
@@ -155,6 +155,7 @@ class CaseDesk:
                 "UPDATE cases SET status = ?, decided_by = ?, decision_reason = ?, decided_at = ? WHERE id = ?",
                 status, actor, reason, to_ts(now), case_id,
             )
+            await _owe_decision(tx, row)
             return Receipt("decide_case", row["account_id"], now, await self.core._plan_id(tx, row["account_id"]),
                            details={"case": case_id, "status": status})
 
@@ -258,6 +259,7 @@ class CaseDesk:
                 "UPDATE cases SET status = 'approved', decided_by = ?, decision_reason = ?, decided_at = ? WHERE id = ?",
                 decision["actor"], decision["reason"], to_ts(now), case_id,
             )
+            await _owe_decision(tx, row)
             return Receipt("decide_case", account_id, now, await self.core._plan_id(tx, account_id),
                            details={"case": case_id, "status": "approved", **effects})
 
@@ -354,3 +356,11 @@ class CaseDesk:
                 to_ts(since))
         return {"open_cases": open_cases, "cancellations": cancels, "saves": saves,
                 "refunds": refunded["n"], "refunded_minor": refunded["total"], "currency": self.core.catalog.currency}
+
+
+async def _owe_decision(tx, row: dict) -> None:
+    """A refund request's decision is owed to the user by DM, in the decision's transaction
+    (core/outbox.py); the bot renders it when it sends it (bot/cases.py)."""
+    if row["kind"] == "refund" and (row["discord_id"] or "").isdigit():
+        await outbox.enqueue(tx, key=f"decision:{row['id']}", kind="refund_decision",
+                             recipient=row["discord_id"], payload={"case": row["id"]}, now=int(time.time()))

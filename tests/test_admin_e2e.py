@@ -135,7 +135,7 @@ async def test_cases_lists_the_queue_and_decide_works_by_short_reference(h):
     await h.double.next_message(MODS)  # the lookup's log line
 
     decided = await admin(h, "decide", {"case": ref, "decision": "deny", "reason": "no outage that day"})
-    assert f"Denied by <@{MODERATOR}>" in decided.content and "The user was told by DM." in decided.content
+    assert f"Denied by <@{MODERATOR}>" in decided.content and "The user will be told by DM as soon as Discord accepts the message." in decided.content
     assert (await h.app.core.cases.get(case.id)).status == "denied"
     assert "was declined" in (await h.double.next_message(dm_of=ALICE)).content
     assert f"denied refund request {ref}" in (await h.double.next_message(MODS)).content

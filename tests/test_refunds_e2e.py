@@ -6,6 +6,7 @@ user is told in their DM; the core holds the result.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -114,7 +115,7 @@ async def test_charged_before_cancelling_refund_approved_end_to_end(h):
 
     decided = await decide(h, post, "Approve", "charged in error: cancelled an hour after the renewal")
     assert decided.id == post.id and decided.components == []
-    assert f"Approved by <@{MODERATOR}>" in decided.content and "The user was told by DM." in decided.content
+    assert f"Approved by <@{MODERATOR}>" in decided.content and "The user will be told by DM as soon as Discord accepts the message." in decided.content
 
     told = await h.double.next_message(dm_of=ALICE)
     assert told.content.startswith(f"Your refund request #{case.id[:8]} was approved.")
@@ -269,3 +270,32 @@ async def test_talk_to_a_moderator_lands_in_the_same_queue(h):
     closed = await (await h.double.submit_modal(MODERATOR, modal.custom_id, {"reason": "answered by DM"})).response()
     assert f"Closed by <@{MODERATOR}>" in closed.content and closed.components == []
     assert (await h.app.core.cases.get(case.id)).status == "closed"
+
+
+async def test_an_approval_during_an_outage_reaches_the_user_once_after_a_restart(h):
+    """Discord refuses every message for a while: the moderator's decision is still made and
+    answered; the bot restarts while Discord is down; the user gets the decision once after."""
+    from tests.discord_double.faults import Fault
+
+    renewal = await renewed_then_cancelled(h)
+    await h.command(ALICE, "refund")
+    dm = await h.double.next_message(dm_of=ALICE)
+    await intake(h, dm, ALICE, renewal, "charged_before_cancel", None)
+    post = await h.double.next_message(MODS)
+
+    outage = h.double.faults.add(Fault("POST", "/channels/*/messages", 503, times=10_000))
+    decided = await decide(h, post, "Approve", "charged in error")
+    assert "The user will be told by DM as soon as Discord accepts the message." in decided.content
+    [case] = await h.app.core.cases.list("approved")
+    assert await count(h, "outbox WHERE kind = 'refund_decision' AND status = 'pending'") == 1
+
+    await h.stop_bot()
+    await h.start_bot(delivery_interval=0.1, delivery_backoff=(0.2,))
+    await asyncio.sleep(1.5)
+    assert outage.hits >= 2  # the new process tried too, while Discord was down
+    outage.times = 0
+    told = await h.double.next_message(dm_of=ALICE, timeout=10)
+    assert told.content.startswith(f"Your refund request #{case.id[:8]} was approved.")
+    await asyncio.sleep(1)
+    decisions = [m for m in h.dms(ALICE) if "was approved" in m.content]
+    assert len(decisions) == 1
