@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -41,7 +40,6 @@ from bot.language import bind
 from bot.moderation import NOT_A_MODERATOR, ModChannel, is_moderator
 from bot.render import Rendered, cut, render_reply, submitted_fields
 from bot.respond import DEFER_AFTER, edit_pressed, in_time, send_notice
-from core.cases import CaseDesk
 from core.errors import CoreError
 from core.money import Money
 from core.views import Case, Invoice
@@ -86,7 +84,7 @@ def case_custom_id(case_id: str, action: str) -> str:
 @dataclass(frozen=True)
 class Decision:
     case: Case
-    told: bool  # the user got the decision by DM
+    told: bool  # the decision is owed to the user by DM (the delivery loop sends it)
     amount: Any = None  # Money refunded, for the log
 
 
@@ -137,11 +135,20 @@ class CaseBoard:
             )
         return view
 
-    async def announce(self, case: Case) -> None:
-        """Post a newly opened case to the mod channel (nothing when there is none)."""
-        if not self.mod.configured:
-            return
-        await self.mod.post(await self.post_text(case), self.view_for(case))
+    async def post_message(self, payload: dict[str, Any]) -> Rendered:
+        """A newly opened case as the outbox owes it to the mod channel (kind ``case_post``):
+        rendered when it is sent, so a case decided meanwhile comes without its buttons."""
+        case = await self.core.cases.get(payload["case"])
+        return Rendered(await self.post_text(case), self.view_for(case))
+
+    async def decision_log_message(self, payload: dict[str, Any]) -> Rendered:
+        """A decision's mod-log line as the outbox owes it (kind ``case_decision_log``)."""
+        case = await self.core.cases.get(payload["case"])
+        moderator = (case.decided_by or "").removeprefix("moderator:")
+        effects = await self._effects(case)
+        owed = case.kind == "refund" and (case.discord_id or "").isdigit()
+        lines = decision_log(case, int(moderator) if moderator.isdigit() else 0, owed, effects.get("money"))
+        return Rendered(self.mod.text(lines), None)
 
     # -- deciding ---------------------------------------------------------------------------------
 
@@ -161,19 +168,16 @@ class CaseBoard:
     async def decide(
         self, case: Case, approve: bool, moderator: int, reason: str, key: str
     ) -> Decision:
-        """The core's decision (CoreError if refused), which owes the user its DM in the same
-        transaction (core/outbox.py: sent by the delivery loop, also during and after a Discord
-        outage), then the mod-log line."""
+        """The core's decision (CoreError if refused). It owes, in the same transaction, the
+        mod-log line and, for a refund request, the user's DM (core/outbox.py): the delivery
+        loop sends them, also during and after a Discord outage."""
         decided = await self.core.cases.decide(
             case.id, approve, key=key, actor=f"moderator:{moderator}", reason=reason
         )
+        self.on_owed()
         effects = await self._effects(decided)
         owed = decided.kind == "refund" and (decided.discord_id or "").isdigit()
-        if owed:
-            self.on_owed()
-        amount = effects.get("money")
-        await self.mod.log(*decision_log(decided, moderator, owed, amount))
-        return Decision(decided, owed, amount)
+        return Decision(decided, owed, effects.get("money"))
 
     async def _effects(self, case: Case) -> dict[str, Any]:
         """What the decision did (refund invoice, subscription ended, credits removed), from the audit trail."""
@@ -333,37 +337,3 @@ class CaseButton(discord.ui.DynamicItem[discord.ui.Button], template=CASE_TEMPLA
             await board.on_button(interaction, match["case"], match["action"])
         except Exception:
             log.exception("case button %s failed", self.custom_id)
-
-
-class AnnouncingCases(CaseDesk):
-    """The core's case desk, announcing each case it opens to the mod channel once (per process).
-
-    Installed by ``bot.refunds.register`` as ``core.cases``; the core itself is unchanged.
-    A replay of the same idempotency key (a double click) returns the same case and is
-    not announced again."""
-
-    def __init__(self, core, announce) -> None:
-        super().__init__(core)
-        self._announce = announce
-        self._announced: OrderedDict[str, None] = OrderedDict()
-
-    async def open_refund(self, *args: Any, **kwargs: Any) -> Case:
-        return await self._once(await super().open_refund(*args, **kwargs))
-
-    async def submit_draft(self, *args: Any, **kwargs: Any) -> Case:
-        return await self._once(await super().submit_draft(*args, **kwargs))
-
-    async def open_help(self, *args: Any, **kwargs: Any) -> Case:
-        return await self._once(await super().open_help(*args, **kwargs))
-
-    async def _once(self, case: Case) -> Case:
-        if case.status != "open" or case.id in self._announced:
-            return case
-        self._announced[case.id] = None
-        while len(self._announced) > 1000:
-            self._announced.popitem(last=False)
-        try:
-            await self._announce(case)
-        except Exception:  # the case is stored and listed by /admin cases even if the post failed
-            log.exception("could not post case %s to the mod channel", case.id)
-        return case

@@ -2,7 +2,7 @@
 
 Every bot process runs it. Each round claims due rows (a lease, so two processes never send
 the same row at once), renders each in the recipient's language at the time of sending, and
-sends it by DM with the row's nonce (Discord's ``enforce_nonce``): if the process dies after
+sends it (by DM, or to the moderators' channel) with the row's nonce (Discord's ``enforce_nonce``): if the process dies after
 Discord accepted a message but before the row was marked sent, the retry shows the first
 copy instead of a second one.
 
@@ -29,6 +29,7 @@ import discord
 from bot.language import LanguagePicker, bind
 from bot.render import NO_MENTIONS, Rendered, content_of, render_reply
 from core import outbox
+from core.cases import MODERATORS
 from flows.reply_codec import reply_from_json
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,9 @@ log = logging.getLogger(__name__)
 # Seconds before the next attempt, by how many attempts failed so far; the last repeats.
 BACKOFF = (2, 5, 10, 20, 30, 30, 30, 30, 60, 120, 300)
 GIVE_UP_AFTER = 24 * 3600
-LEASE = 60  # seconds a claimed row stays ours; longer than any one send
+# Seconds a claimed row stays ours: longer than a send (with discord.py's own retries of
+# some 5xx answers, up to 25 s); a process that died lets its rows go after this.
+LEASE = 30
 DEFAULT_INTERVAL = 5.0  # seconds between rounds when nothing pokes the loop
 
 
@@ -57,6 +60,7 @@ class Delivery:
         self._task: asyncio.Task | None = None
         # Kinds rendered elsewhere (a refund decision: bot/cases.py), from the row's payload.
         self._renderers: dict[str, Callable[[dict], Awaitable[Rendered]]] = {}
+        self._held: dict[str, outbox.Owed] = {}  # claimed by this process, not yet marked
 
     def add_renderer(self, kind: str, render: Callable[[dict], Awaitable[Rendered]]) -> None:
         self._renderers[kind] = render
@@ -68,6 +72,11 @@ class Delivery:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+        if self._held:
+            # Rows this process claimed but did not finish go back at once, for the next
+            # process (a restart) rather than after their lease.
+            await outbox.release(self.app.core.db, list(self._held))
+            self._held.clear()
 
     def poke(self) -> None:
         """Something new is owed: deliver now rather than at the next round."""
@@ -92,8 +101,10 @@ class Delivery:
         db = self.app.core.db
         sent = 0
         while claimed := await outbox.claim(db, int(time.time()), LEASE):
+            self._held.update((owed.id, owed) for owed in claimed)
             for owed in claimed:
                 sent += await self._deliver(owed)
+                self._held.pop(owed.id, None)
             if len(claimed) < 20:
                 break
         return sent
@@ -101,14 +112,18 @@ class Delivery:
     async def _deliver(self, owed: outbox.Owed) -> bool:
         db = self.app.core.db
         try:
+            channel = await self._channel(owed)
+            if channel is None:  # owed to the moderators' channel, and none is set up
+                await outbox.mark_undeliverable(db, owed, int(time.time()), "no MOD_CHANNEL_ID")
+                return False
             rendered = await self._render(owed)
-            channel = await self.client.create_dm(discord.Object(int(owed.recipient)))
             kwargs = {"view": rendered.view} if rendered.view is not None else {}
             await channel.send(rendered.content, nonce=owed.nonce, allowed_mentions=NO_MENTIONS, **kwargs)
-        except discord.Forbidden as exc:
-            log.info("%s %s for user %s not delivered: DMs closed (Discord code %s)",
-                     owed.kind, owed.id, owed.recipient, exc.code)
-            await outbox.mark_undeliverable(db, owed, int(time.time()), f"403 {exc.code}")
+        except (discord.Forbidden, discord.NotFound) as exc:
+            # A user's closed DMs (or a blocked bot); a moderators' channel deleted or closed to us.
+            log.info("%s %s for %s not delivered (Discord %s, code %s)",
+                     owed.kind, owed.id, owed.recipient, exc.status, exc.code)
+            await outbox.mark_undeliverable(db, owed, int(time.time()), f"{exc.status} {exc.code}")
             return False
         except (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError) as exc:
             await self._retry_later(owed, exc)
@@ -135,9 +150,19 @@ class Delivery:
                     owed.recipient, why, delay)
         await outbox.mark_retry(db, owed, now + max(1, round(delay)), why)
 
+    async def _channel(self, owed: outbox.Owed):
+        if owed.recipient == MODERATORS:
+            channel_id = self.app.settings.mod_channel_id
+            if not channel_id:
+                return None
+            return self.client.get_channel(channel_id) or await self.client.fetch_channel(channel_id)
+        return await self.client.create_dm(discord.Object(int(owed.recipient)))
+
     async def _render(self, owed: outbox.Owed) -> Rendered:
-        """The message in the recipient's language now (their choice may have changed since)."""
-        bind(await self.picker.for_user(owed.recipient))
+        """The message in the recipient's language now (their choice may have changed since);
+        the moderators' channel has its own (bot/moderation.py)."""
+        if owed.recipient != MODERATORS:
+            bind(await self.picker.for_user(owed.recipient))
         if owed.kind == "receipt":
             # A copy of the result the user saw: its words only, the buttons stay on the result.
             return Rendered(content_of(reply_from_json(owed.payload["reply"])), None)

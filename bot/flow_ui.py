@@ -184,8 +184,9 @@ class FlowUI:
         self, interaction: discord.Interaction, screen: Screen, *, new_message: bool
     ) -> None:
         rendered = render_reply(screen.reply, screen.flow_id, screen.step)
-        if screen.reply.receipt and not screen.notice and in_guild(interaction):
-            # The result's receipt DM was owed with the step (core/outbox.py); send it now.
+        if screen.reply.final and not screen.notice:
+            # A last step may have owed something with its change (a receipt DM, a case for the
+            # moderators: core/outbox.py); the delivery loop sends it now rather than later.
             self.on_owed()
         if screen.notice:
             await send_new(interaction, rendered, ephemeral=True)

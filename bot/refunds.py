@@ -27,7 +27,7 @@ import discord
 
 import locales
 from bot.case_text import rendered_in
-from bot.cases import AnnouncingCases, CaseBoard, CaseButton
+from bot.cases import CaseBoard, CaseButton
 from bot.language import LanguagePicker, bind
 from bot.moderation import ModChannel, send_dm
 from bot.render import NO_MENTIONS, Rendered, cut
@@ -228,7 +228,8 @@ def register(bot, app, engine: FlowEngine) -> RefundDesk:
 
     Sets ``bot.refunds`` (RefundDesk: /refund and support messages recognised as ``refund``)
     and ``bot.case_board`` (CaseBoard: the case buttons' reason forms, ``on_form_submit``),
-    adds the /admin group, and has the core's case desk post each new case to MOD_CHANNEL_ID.
+    adds the /admin group. New cases and decisions reach MOD_CHANNEL_ID through the outbox
+    (the core owes them; the delivery loop renders them with the board).
     """
     from bot.admin import build_admin
 
@@ -242,13 +243,9 @@ def register(bot, app, engine: FlowEngine) -> RefundDesk:
         on_owed=bot.delivery.poke,
     )
     bot.delivery.add_renderer("refund_decision", board.decision_message)
+    bot.delivery.add_renderer("case_post", board.post_message)
+    bot.delivery.add_renderer("case_decision_log", board.decision_log_message)
     desk = RefundDesk(bot, app, engine, picker, board)
     bot.refunds, bot.case_board = desk, board
-    if isinstance(app.core.cases, AnnouncingCases):
-        app.core.cases._announce = (
-            board.announce
-        )  # a new bot on the same App (tests): the newest posts
-    else:
-        app.core.cases = AnnouncingCases(app.core, board.announce)
     bot.tree.add_command(build_admin(app, board))
     return desk

@@ -88,6 +88,8 @@ class CaseDesk:
                 case_id, "draft" if draft else "open", account_id, discord_id, invoice_id, reason, details,
                 json.dumps(rec.__dict__, default=str), rec.grounds, to_ts(now),
             )
+            if not draft:
+                await _owe_post(tx, case_id)
             return Receipt("open_refund", account_id, now, await self.core._plan_id(tx, account_id), details={"case": case_id})
 
         receipt = await self.core._change("open_refund", account_id, key, f"discord:{discord_id}" if discord_id else "user",
@@ -99,6 +101,8 @@ class CaseDesk:
 
         async def body(tx, account: dict, now: datetime) -> Receipt:
             changed = await tx.execute("UPDATE cases SET status = 'open' WHERE id = ? AND status = 'draft'", case_id)
+            if changed:
+                await _owe_post(tx, case_id)
             return Receipt("submit_case", case.account_id, now, await self.core._plan_id(tx, case.account_id),
                            details={"case": case_id, "changed": changed})
 
@@ -120,6 +124,7 @@ class CaseDesk:
                 "VALUES (?, 'help', 'open', ?, ?, ?, ?)",
                 case_id, account_id, str(discord_id), json.dumps(context, default=str, sort_keys=True), to_ts(now),
             )
+            await _owe_post(tx, case_id)
             await tx.execute(
                 "INSERT INTO idempotency_keys (key, operation, request_hash, result, created_at) VALUES (?, 'open_help', '', ?, ?)",
                 key, json.dumps({"case": case_id}), to_ts(now),
@@ -313,6 +318,7 @@ class CaseDesk:
                 from core.service import write_audit
 
                 await write_audit(tx, None, actor, "close_case", now, reason, key, case=case.id)
+                await _owe_decision(tx, {"id": case.id, "kind": case.kind, "discord_id": case.discord_id})
         return await self.get(case.id)
 
     async def _grant_refund(self, tx, case: dict, now: datetime, refund_id: str) -> dict[str, Any]:
@@ -358,9 +364,23 @@ class CaseDesk:
                 "refunds": refunded["n"], "refunded_minor": refunded["total"], "currency": self.core.catalog.currency}
 
 
+# The moderators' channel, as an outbox recipient: the bot knows which channel it is.
+MODERATORS = "moderators"
+
+
+async def _owe_post(tx, case_id: str) -> None:
+    """A newly opened case is owed to the moderators' channel, in the transaction that opens it
+    (core/outbox.py): posted by the bot's delivery loop, also after an outage or a restart."""
+    await outbox.enqueue(tx, key=f"post:{case_id}", kind="case_post", recipient=MODERATORS,
+                         payload={"case": case_id}, now=int(time.time()))
+
+
 async def _owe_decision(tx, row: dict) -> None:
-    """A refund request's decision is owed to the user by DM, in the decision's transaction
-    (core/outbox.py); the bot renders it when it sends it (bot/cases.py)."""
+    """A decision owes its line in the moderators' log and, for a refund request, a DM to the
+    user, in the decision's transaction; the bot renders both when it sends them (bot/cases.py)."""
+    now = int(time.time())
+    await outbox.enqueue(tx, key=f"log:{row['id']}", kind="case_decision_log", recipient=MODERATORS,
+                         payload={"case": row["id"]}, now=now)
     if row["kind"] == "refund" and (row["discord_id"] or "").isdigit():
         await outbox.enqueue(tx, key=f"decision:{row['id']}", kind="refund_decision",
-                             recipient=row["discord_id"], payload={"case": row["id"]}, now=int(time.time()))
+                             recipient=row["discord_id"], payload={"case": row["id"]}, now=now)

@@ -44,6 +44,7 @@ async def enqueue(tx, *, key: str, kind: str, recipient: str, payload: dict[str,
     return bool(inserted)
 
 
+_ANY_DUE = "SELECT 1 AS due FROM outbox WHERE status = 'pending' AND due_at <= ? AND lease_until <= ? LIMIT 1"
 _DUE = (
     "SELECT id, key, kind, recipient, payload, nonce, attempts, created_at FROM outbox "
     "WHERE status = 'pending' AND due_at <= ? AND lease_until <= ? ORDER BY due_at, id LIMIT ?"
@@ -60,6 +61,11 @@ async def claim(db, now: int, lease_seconds: int = 60, limit: int = 20) -> list[
     # PostgreSQL: rows another process is claiming right now are skipped, not waited for.
     # SQLite has one writer at a time already.
     select = _DUE_SKIP_LOCKED if db.dialect == "postgresql" else _DUE
+
+    # Most rounds find nothing: a read says so without taking the write lock.
+    async with db.read() as tx:
+        if not await tx.fetchone(_ANY_DUE, now, now):
+            return []
 
     async def attempt(tx) -> list[Owed]:
         rows = await tx.fetchall(select, now, now, limit)
@@ -96,6 +102,13 @@ async def mark_retry(db, owed: Owed, due_at: int, why: str) -> None:
             "UPDATE outbox SET attempts = attempts + 1, due_at = ?, lease_until = 0, last_error = ? "
             "WHERE id = ? AND status = 'pending'", due_at, why[:500], owed.id,
         )
+
+
+async def release(db, ids: list[str]) -> None:
+    """Give claimed rows back before their lease ends (a process stopping mid-round)."""
+    async with db.transaction() as tx:
+        for owed_id in ids:
+            await tx.execute("UPDATE outbox SET lease_until = 0 WHERE id = ? AND status = 'pending'", owed_id)
 
 
 async def _finish(db, owed: Owed, status: str, now: int, why: str | None) -> None:
