@@ -35,6 +35,7 @@ from bot.cases import CaseBoard
 from bot.language import LanguagePicker, bind
 from bot.moderation import NOT_A_MODERATOR, answer, is_moderator, mention, plain, render_lines
 from bot.respond import in_time
+from core import outbox
 from core.errors import CoreError
 from core.money import Money
 from core.views import AccountView
@@ -191,7 +192,18 @@ class Admin:
                 n=s["refunds"],
                 amount=Money(s["currency"], s["refunded_minor"]),
             ),
+            *self._owed(await outbox.counts(self.core.db)),
         ]
+
+    @staticmethod
+    def _owed(counts: dict[str, int]) -> list[Msg]:
+        """Messages the bot owes (core/outbox.py): waiting for Discord, and never delivered."""
+        lines = [M("Messages waiting to be sent: {n}", n=counts["pending"])]
+        if counts["undeliverable"] or counts["expired"]:
+            lines.append(M("Messages never delivered: {closed} to closed DMs or a missing channel, "
+                           "{expired} given up after 24 hours", closed=counts["undeliverable"],
+                           expired=counts["expired"]))
+        return lines
 
     # -- changes ------------------------------------------------------------------------------------
 

@@ -114,6 +114,8 @@ async def test_a_moderators_changes_reach_the_core_the_audit_trail_and_the_mod_l
 
     stats = await admin(h, "stats")
     assert "Open requests: 0" in stats.content and "Refunds granted: 0, in total $0.00" in stats.content
+    assert "Messages waiting to be sent: 0" in stats.content
+    assert "never delivered" not in stats.content  # shown only when something was lost
     assert alice.account_id
 
 

@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import pytest
 
+import locales
 from core import outbox
 from tests.bot_harness import ALICE, BOB, SUPPORT, Harness, labels
 from tests.discord_double.faults import Fault
@@ -154,3 +155,9 @@ async def test_closed_dms_are_recorded_and_not_retried(h):
     assert [r.status for r in h.double.requests("POST", bobs_dm)] == [403]  # once
     [row] = await rows(h.app.core.db)
     assert row["status"] == "undeliverable" and row["attempts"] == 1
+    # What moderators see in /admin stats.
+    from bot.admin import Admin
+
+    lines = [locales.render(m, "en") for m in Admin._owed(await outbox.counts(h.app.core.db))]
+    lost = "Messages never delivered: 1 to closed DMs or a missing channel, 0 given up after 24 hours"
+    assert lines == ["Messages waiting to be sent: 0", lost]
