@@ -98,7 +98,13 @@ class SupportBot(discord.AutoShardedClient):
         self.engine = engine
         picker = LanguagePicker(app.core, settings.default_locale)
         self.delivery = Delivery(self, app, engine, picker, delivery_interval, delivery_backoff)
-        self.flow_ui = FlowUI(self, engine, picker, on_owed=self.delivery.poke)
+        self.flow_ui = FlowUI(
+            self,
+            engine,
+            picker,
+            on_owed=self.delivery.poke,
+            after_command=self.delivery.tell_undelivered,
+        )
         self.support = SupportChannels(self, engine, picker, settings.support_channel_ids)
         self.reminders = Reminders(self, app, reminder_interval, on_owed=self.delivery.poke)
         self.tree = app_commands.CommandTree(self)

@@ -26,13 +26,17 @@ from collections.abc import Awaitable, Callable
 import aiohttp
 import discord
 
+import locales
 from bot.language import LanguagePicker, bind
 from bot.render import NO_MENTIONS, Rendered, content_of, render_reply
 from core import outbox
 from core.cases import MODERATORS
+from flows.replies import M
 from flows.reply_codec import reply_from_json
 
 log = logging.getLogger(__name__)
+
+UNDELIVERED = M("This message could not reach you: your DMs are closed to me. Here it is:")
 
 # Seconds before the next attempt, by how many attempts failed so far; the last repeats.
 BACKOFF = (2, 5, 10, 20, 30, 30, 30, 30, 60, 120, 300)
@@ -149,6 +153,20 @@ class Delivery:
         log.warning("%s %s for user %s not sent (%s); next attempt in %g s", owed.kind, owed.id,
                     owed.recipient, why, delay)
         await outbox.mark_retry(db, owed, now + max(1, round(delay)), why)
+
+    async def tell_undelivered(self, interaction: discord.Interaction) -> None:
+        """After answering a user's command: the DMs that could not reach them (closed DMs),
+        shown privately, once, in their language now."""
+        user = str(interaction.user.id)
+        for owed in await outbox.untold(self.app.core.db, user):
+            if owed.recipient == MODERATORS or owed.kind not in ("receipt", "reminder", "refund_decision"):
+                continue
+            if not await outbox.mark_told(self.app.core.db, owed, int(time.time())):
+                continue
+            rendered = await self._render(owed)
+            note = locales.render(UNDELIVERED)
+            await interaction.followup.send(f"{note}\n\n{rendered.content}"[:2000], ephemeral=True,
+                                            allowed_mentions=NO_MENTIONS)
 
     async def _channel(self, owed: outbox.Owed):
         if owed.recipient == MODERATORS:

@@ -39,11 +39,14 @@ async def _ready(screen: Screen) -> Screen:
 
 class FlowUI:
     def __init__(self, client: discord.Client, engine: FlowEngine, picker: LanguagePicker,
-                 on_owed: Callable[[], None] = lambda: None) -> None:
+                 on_owed: Callable[[], None] = lambda: None,
+                 after_command: Callable[[discord.Interaction], Awaitable[None]] | None = None) -> None:
         self.client = client
         self.engine = engine
         self.picker = picker
         self.on_owed = on_owed  # a receipt DM was owed: the delivery loop sends it now
+        # After answering a command: what could not reach the user by DM (bot/delivery.py).
+        self.after_command = after_command
 
     # -- entry points (commands, dynamic items, modal submits) ------------------------
 
@@ -161,6 +164,8 @@ class FlowUI:
             )
             bind(lang)
             await self.show(interaction, screen, new_message=new_message)
+            if new_message and self.after_command is not None:
+                await self._after_command(interaction)
         except StorageError as exc:
             # The database is busy (bounded retries already done) or read-only: a plain word, no traceback.
             log.warning("interaction %s: storage refused: %s", interaction.id, exc)
@@ -172,6 +177,14 @@ class FlowUI:
                 interaction.data and interaction.data.get("custom_id"),
             )
             await self._apologise(interaction)
+
+    async def _after_command(self, interaction: discord.Interaction) -> None:
+        # The user has their answer already: a failure here is logged, never shown as theirs.
+        try:
+            await self.after_command(interaction)
+        except Exception:
+            log.exception("after interaction %s: telling the user what their DMs missed failed",
+                          interaction.id)
 
     async def _with_language(
         self, interaction: discord.Interaction, work: Awaitable[Screen], shown_in: str | None = None

@@ -119,6 +119,24 @@ async def _finish(db, owed: Owed, status: str, now: int, why: str | None) -> Non
         )
 
 
+async def untold(db, recipient: str, limit: int = 3) -> list[Owed]:
+    """DMs that could not reach ``recipient`` and were not shown to them another way yet."""
+    async with db.read() as tx:
+        rows = await tx.fetchall(
+            "SELECT id, key, kind, recipient, payload, nonce, attempts, created_at FROM outbox "
+            "WHERE recipient = ? AND status = 'undeliverable' AND told_at IS NULL ORDER BY created_at, id LIMIT ?",
+            str(recipient), limit,
+        )
+    return [Owed(r["id"], r["key"], r["kind"], r["recipient"], json.loads(r["payload"]), r["nonce"],
+                 r["attempts"], r["created_at"]) for r in rows]
+
+
+async def mark_told(db, owed: Owed, now: int) -> bool:
+    """True for the one caller that marks it (two processes never show it twice)."""
+    async with db.transaction() as tx:
+        return bool(await tx.execute("UPDATE outbox SET told_at = ? WHERE id = ? AND told_at IS NULL", now, owed.id))
+
+
 async def counts(db) -> dict[str, int]:
     """Rows per status, and the age in seconds of the oldest pending one (``oldest_pending_s``)."""
     async with db.read() as tx:

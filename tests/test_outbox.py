@@ -13,6 +13,7 @@ import pytest
 import locales
 from core import outbox
 from tests.bot_harness import ALICE, BOB, SUPPORT, Harness, labels
+from tests.discord_double import DoubleTimeout
 from tests.discord_double.faults import Fault
 
 FAST = (0.2,)  # seconds between delivery attempts in these tests (the shipped schedule: bot/delivery.py)
@@ -161,3 +162,15 @@ async def test_closed_dms_are_recorded_and_not_retried(h):
     lines = [locales.render(m, "en") for m in Admin._owed(await outbox.counts(h.app.core.db))]
     lost = "Messages never delivered: 1 to closed DMs or a missing channel, 0 given up after 24 hours"
     assert lines == ["Messages waiting to be sent: 0", lost]
+
+    # The next time Bob uses a command, he is shown what his DMs missed, privately, once.
+    pending = await h.double.slash(BOB, "subscription", channel=SUPPORT)
+    await pending.response()
+    note = await pending.followup()
+    assert note.ephemeral
+    assert note.content.startswith("This message could not reach you: your DMs are closed to me. Here it is:")
+    assert "Auto-renewal cancelled." in note.content
+    again = await h.double.slash(BOB, "subscription", channel=SUPPORT)
+    await again.response()
+    with pytest.raises(DoubleTimeout):
+        await again.followup(timeout=0.5)

@@ -19,6 +19,9 @@ CREATE TABLE outbox (
     due_at BIGINT NOT NULL,
     lease_until BIGINT NOT NULL DEFAULT 0,
     done_at BIGINT,
-    last_error TEXT
+    last_error TEXT,
+    -- For a DM that could not reach the user (closed DMs): when the user was shown it instead,
+    -- privately, the next time they used a command.
+    told_at BIGINT
 );
 CREATE INDEX outbox_due ON outbox (status, due_at);
