@@ -17,7 +17,7 @@ import locales
 from bot import refunds
 from bot.commands import build_commands
 from bot.components import DYNAMIC_ITEMS
-from bot.delivery import BACKOFF, Delivery
+from bot.delivery import BACKOFF, PROBE_EVERY, Delivery
 from bot.delivery import DEFAULT_INTERVAL as DELIVERY_INTERVAL
 from bot.flow_ui import FlowUI
 from bot.language import LanguagePicker
@@ -82,6 +82,7 @@ class SupportBot(discord.AutoShardedClient):
         reminder_interval: float = DEFAULT_INTERVAL,
         delivery_interval: float = DELIVERY_INTERVAL,
         delivery_backoff: tuple[float, ...] = BACKOFF,
+        delivery_probe_every: float = PROBE_EVERY,
         **options,
     ) -> None:
         settings = app.settings
@@ -97,7 +98,9 @@ class SupportBot(discord.AutoShardedClient):
         self.app = app
         self.engine = engine
         picker = LanguagePicker(app.core, settings.default_locale)
-        self.delivery = Delivery(self, app, engine, picker, delivery_interval, delivery_backoff)
+        self.delivery = Delivery(
+            self, app, engine, picker, delivery_interval, delivery_backoff, delivery_probe_every
+        )
         self.flow_ui = FlowUI(
             self,
             engine,

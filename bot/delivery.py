@@ -8,9 +8,11 @@ copy instead of a second one.
 
 - Sent: marked sent.
 - 403 (the user's DMs are closed, or the bot is blocked): marked undeliverable, not retried.
-- 5xx, 429, a network error or a timeout: retried. The first retries come within 30 seconds,
-  so a message goes out soon after Discord is back; then the gap grows to 5 minutes; after 24
-  hours the row is given up (expired) with a log line.
+- 5xx, 429, a network error or a timeout: retried, the gap growing from 2 seconds to 5
+  minutes; after 24 hours the row is given up (expired) with a log line. Whatever the gap, a
+  message goes out within about 30 seconds of Discord coming back: every 30 seconds the next
+  waiting row is tried early (a probe), and as soon as one send works, every waiting row is
+  due at once.
 
 A round runs every ``interval`` seconds, and at once when this process owes something new
 (``poke``); on start it also picks up whatever was owed while no bot was running.
@@ -45,6 +47,7 @@ GIVE_UP_AFTER = 24 * 3600
 # some 5xx answers, up to 25 s); a process that died lets its rows go after this.
 LEASE = 30
 DEFAULT_INTERVAL = 5.0  # seconds between rounds when nothing pokes the loop
+PROBE_EVERY = 30.0  # seconds between early tries of a waiting row: is Discord back?
 
 
 def retry_delay(failed_attempts: int, backoff: tuple[float, ...] = BACKOFF) -> float:
@@ -53,7 +56,8 @@ def retry_delay(failed_attempts: int, backoff: tuple[float, ...] = BACKOFF) -> f
 
 class Delivery:
     def __init__(self, client: discord.Client, app, engine, picker: LanguagePicker,
-                 interval: float = DEFAULT_INTERVAL, backoff: tuple[float, ...] = BACKOFF) -> None:
+                 interval: float = DEFAULT_INTERVAL, backoff: tuple[float, ...] = BACKOFF,
+                 probe_every: float = PROBE_EVERY) -> None:
         self.client = client
         self.app = app
         self.engine = engine
@@ -62,6 +66,8 @@ class Delivery:
         self.backoff = backoff
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
+        self.probe_every = probe_every
+        self._last_probe = time.monotonic()
         # Kinds rendered elsewhere (a refund decision: bot/cases.py), from the row's payload.
         self._renderers: dict[str, Callable[[dict], Awaitable[Rendered]]] = {}
         self._held: dict[str, outbox.Owed] = {}  # claimed by this process, not yet marked
@@ -103,13 +109,19 @@ class Delivery:
     async def deliver_due(self) -> int:
         """One round: claim what is due and send it; how many were sent."""
         db = self.app.core.db
+        if time.monotonic() - self._last_probe >= self.probe_every:
+            self._last_probe = time.monotonic()
+            await outbox.probe(db, int(time.time()))
         sent = 0
         while claimed := await outbox.claim(db, int(time.time()), LEASE):
             self._held.update((owed.id, owed) for owed in claimed)
+            worked = 0
             for owed in claimed:
-                sent += await self._deliver(owed)
+                worked += await self._deliver(owed)
                 self._held.pop(owed.id, None)
-            if len(claimed) < 20:
+            sent += worked
+            # Discord took a message: the ones waiting for a retry need not wait any longer.
+            if not (worked and await outbox.wake(db, int(time.time()))) and len(claimed) < 20:
                 break
         return sent
 

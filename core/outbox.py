@@ -104,6 +104,25 @@ async def mark_retry(db, owed: Owed, due_at: int, why: str) -> None:
         )
 
 
+async def probe(db, now: int) -> None:
+    """Make the next row waiting for a retry due now: it tells whether Discord is back."""
+    async with db.transaction() as tx:
+        row = await tx.fetchone(
+            "SELECT id FROM outbox WHERE status = 'pending' AND attempts > 0 AND due_at > ? "
+            "ORDER BY due_at, id LIMIT 1", now,
+        )
+        if row:
+            await tx.execute("UPDATE outbox SET due_at = ? WHERE id = ?", now, row["id"])
+
+
+async def wake(db, now: int) -> int:
+    """A send just worked: every row waiting for a retry is due now (Discord is back)."""
+    async with db.transaction() as tx:
+        return await tx.execute(
+            "UPDATE outbox SET due_at = ? WHERE status = 'pending' AND attempts > 0 AND due_at > ?", now, now,
+        )
+
+
 async def release(db, ids: list[str]) -> None:
     """Give claimed rows back before their lease ends (a process stopping mid-round)."""
     async with db.transaction() as tx:

@@ -102,6 +102,31 @@ async def test_a_cancel_during_an_outage_gets_its_receipt_once_when_discord_is_b
     assert [r["status"] for r in await rows(h.app.core.db)] == ["sent"]
 
 
+async def test_after_a_long_outage_everything_owed_goes_out_soon_after_discord_is_back(h):
+    await h.account(ALICE)
+    await h.account(BOB)
+    # Retries 60 s apart, as late in a long outage; probes every half second (30 s shipped).
+    await h.start_bot(delivery_interval=0.1, delivery_backoff=(60,), delivery_probe_every=0.5)
+    outage = h.double.faults.add(Fault("POST", "/channels/*/messages", 503, times=10_000))
+    for user in (ALICE, BOB):
+        reasons = await h.command(user, "cancel", channel=SUPPORT)
+        offer = await h.press(user, await h.choose(user, reasons, "too_expensive"), "Skip")
+        confirm = await h.press(user, offer, "Continue to cancel")
+        await h.press(user, confirm, "Cancel renewal")
+    await asyncio.sleep(2)
+    assert outage.hits >= 3  # the first tries, then probes
+    outage.times = 0
+    back = time.monotonic()
+    await h.double.next_message(dm_of=ALICE, timeout=5)
+    await h.double.next_message(dm_of=BOB, timeout=5)
+    assert time.monotonic() - back < 3  # not 60 s: the first send that worked woke the others
+    for _ in range(20):  # each row is marked right after Discord's answer
+        if [r["status"] for r in await rows(h.app.core.db)] == ["sent", "sent"]:
+            break
+        await asyncio.sleep(0.1)
+    assert [r["status"] for r in await rows(h.app.core.db)] == ["sent", "sent"]
+
+
 async def test_the_operators_sweep_leads_to_one_reminder_sent_by_the_running_bot(h):
     await h.account(ALICE)
     await h.app.core.users.set_reminders(str(ALICE), True)
