@@ -28,6 +28,8 @@ from bot.translator import CatalogTranslator
 
 log = logging.getLogger(__name__)
 
+INTERACTIVE_LOCK_WAIT_MS = 700
+
 # Every component the bot sends is one of these dynamic items (bot/components.py, bot/refunds.py,
 # bot/cases.py); their templates say which custom_ids are ours.
 COMPONENT_TEMPLATES = tuple(
@@ -97,6 +99,11 @@ class SupportBot(discord.AutoShardedClient):
         )
         self.app = app
         self.engine = engine
+        if hasattr(app.db, "busy_timeout_ms"):
+            # A press may wait for another writer (SQLite) only so long: Discord wants a first
+            # answer within 3 s (a defer at 2 s), and the user then gets "I'm very busy" within
+            # about 5 s (5 waits and short pauses) instead of about 26 s (the CLI's patience).
+            app.db.busy_timeout_ms = min(app.db.busy_timeout_ms, INTERACTIVE_LOCK_WAIT_MS)
         picker = LanguagePicker(app.core, settings.default_locale)
         self.delivery = Delivery(
             self, app, engine, picker, delivery_interval, delivery_backoff, delivery_probe_every

@@ -6,6 +6,7 @@ consistent, the user can go on, the case is kept, and every word to the user is 
 from __future__ import annotations
 
 import sqlite3
+import time
 
 import pytest
 
@@ -110,6 +111,28 @@ async def test_closed_dms_are_said_where_the_user_asked_and_nothing_is_lost(h):
     retried = await h.press(ALICE, asked, "Retry")
     assert "check your DMs" in retried.content
     assert select_of(await h.double.next_message(dm_of=ALICE))  # the same intake, now in the DM
+
+
+async def test_a_locked_database_is_answered_in_time_and_busy_within_seconds(h, tmp_path):
+    # The shipped settings: no shorter lock wait than the bot's own.
+    await h.account(ALICE)
+    await h.start_bot()
+    reasons = await h.command(ALICE, "cancel")
+    comment = await h.choose(ALICE, reasons, "other")
+    holder = sqlite3.connect(tmp_path / "bot.db", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process holds the write lock, for good
+    try:
+        started = time.monotonic()
+        pending = await h.double.click(ALICE, comment, label="Skip")
+        await pending.acknowledged(timeout=3)  # Discord's window: deferred, not failed
+        busy = await pending.response(timeout=15)
+        took = time.monotonic() - started
+        assert busy.ephemeral and "very busy" in busy.content
+        assert took < 8, took  # not the ~26 s a command-line sweep would wait
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    record_figures(locked_press_answered_busy_after_s=round(took, 1))
 
 
 async def test_a_busy_database_gets_a_busy_answer_and_the_flow_goes_on_after(h, tmp_path):
