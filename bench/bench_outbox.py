@@ -22,8 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.bot_harness import SUPPORT, Harness  # noqa: E402
-from tests.discord_double.faults import Fault  # noqa: E402
+from tests.bot_harness import SUPPORT, Harness
+from tests.discord_double.faults import Fault
 
 
 async def run(outage_s: float, users: int) -> dict:
