@@ -48,7 +48,6 @@ log = logging.getLogger(__name__)
 
 REASON = app_commands.Range[str, 1, 500]
 NO_MOD_LOG = M("(No mod-log channel is set, so this was not posted there: set MOD_CHANNEL_ID.)")
-MOD_LOG_FAILED = M("(I couldn't post this to the mod-log channel: it was deleted or I may not write there. It is in the audit trail.)")
 SOMETHING_WRONG = M("Something went wrong on our side. Please try again in a moment.")
 
 
@@ -104,10 +103,11 @@ class Admin:
         return found
 
     async def logged(self, *lines: Msg) -> list[Msg]:
-        """Post to the mod-log; the note for the moderator when there is no mod-log."""
+        """Owe the line to the mod-log (posted by the delivery loop, also after an outage);
+        the note for the moderator when there is no mod-log."""
         if await self.mod.log(*lines):
             return []
-        return [MOD_LOG_FAILED if self.mod.configured else NO_MOD_LOG]
+        return [NO_MOD_LOG]
 
     @staticmethod
     def actor(moderator: int) -> str:

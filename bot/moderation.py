@@ -14,6 +14,7 @@ named in a line is shown, never pinged, and text a user typed stays plain text.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 import discord
 
@@ -60,10 +61,17 @@ def render_lines(lines: list[Msg] | tuple[Msg, ...], lang: str | None = None) ->
 class ModChannel:
     """MOD_CHANNEL_ID: refund and help cases, and the log of every moderator action."""
 
-    def __init__(self, client: discord.Client, channel_id: int | None, lang: str) -> None:
+    def __init__(
+        self,
+        client: discord.Client,
+        channel_id: int | None,
+        lang: str,
+        owe: Callable[[str], Awaitable[None]] | None = None,
+    ) -> None:
         self.client = client
         self.channel_id = channel_id
         self.lang = lang
+        self.owe = owe  # records a line the delivery loop posts (bot/refunds.py wires it)
 
     @property
     def configured(self) -> bool:
@@ -89,8 +97,14 @@ class ModChannel:
             return None
 
     async def log(self, *lines: Msg) -> bool:
-        """One entry of the mod-log."""
-        return await self.post(self.text(lines)) is not None
+        """One entry of the mod-log: owed (core/outbox.py) and posted by the delivery loop,
+        retried while Discord fails; False when there is no mod channel."""
+        if self.channel_id is None:
+            return False
+        if self.owe is None:
+            return await self.post(self.text(lines)) is not None
+        await self.owe(self.text(lines))
+        return True
 
 
 async def send_dm(

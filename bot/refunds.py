@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 
 import discord
 
@@ -32,6 +33,9 @@ from bot.language import LanguagePicker, bind
 from bot.moderation import ModChannel, send_dm
 from bot.render import NO_MENTIONS, Rendered, cut
 from bot.respond import edit_pressed, in_guild, in_time, send_new, send_notice
+from core import outbox
+from core.cases import MODERATORS
+from core.ledger import new_id
 from flows.engine import FINAL, FlowEngine
 from flows.refund import KIND
 from flows.replies import M, Msg
@@ -222,6 +226,11 @@ class RetryButton(discord.ui.DynamicItem[discord.ui.Button], template=RETRY_TEMP
 DYNAMIC_ITEMS = (RetryButton, CaseButton)
 
 
+async def mod_line(payload: dict) -> Rendered:
+    """A moderator action's line for the mod-log, as it was rendered when it was owed."""
+    return Rendered(payload["text"], None)
+
+
 def register(bot, app, engine: FlowEngine) -> RefundDesk:
     """Wire refunds, the case queue and /admin into ``bot``: one call from the client, before
     the commands are synced (the client adds ``DYNAMIC_ITEMS`` in its setup_hook).
@@ -235,16 +244,25 @@ def register(bot, app, engine: FlowEngine) -> RefundDesk:
 
     settings = app.settings
     picker = LanguagePicker(app.core, settings.default_locale)
+
+    async def owe_line(text: str) -> None:
+        # A moderator's action is already committed by the core: its line is owed right after.
+        async with app.core.db.transaction() as tx:
+            await outbox.enqueue(tx, key=f"line:{new_id()}", kind="mod_line", recipient=MODERATORS,
+                                 payload={"text": text}, now=int(time.time()))
+        bot.delivery.poke()
+
     board = CaseBoard(
         bot,
         app,
         picker,
-        ModChannel(bot, settings.mod_channel_id, settings.default_locale),
+        ModChannel(bot, settings.mod_channel_id, settings.default_locale, owe=owe_line),
         on_owed=bot.delivery.poke,
     )
     bot.delivery.add_renderer("refund_decision", board.decision_message)
     bot.delivery.add_renderer("case_post", board.post_message)
     bot.delivery.add_renderer("case_decision_log", board.decision_log_message)
+    bot.delivery.add_renderer("mod_line", mod_line)
     desk = RefundDesk(bot, app, engine, picker, board)
     bot.refunds, bot.case_board = desk, board
     bot.tree.add_command(build_admin(app, board))
