@@ -26,6 +26,7 @@ class App:
     catalog: Catalog
     clock: SystemClock | SimulatedClock
     core: SubscriptionCore
+    migrations_applied: tuple[str, ...] = ()  # by this start (all of them: a new database)
 
     @property
     def flow_timeout(self) -> timedelta:
@@ -62,8 +63,7 @@ RECOVER_AFTER = timedelta(minutes=1)
 async def build(settings: Settings, migrate: bool = True, recover_after: timedelta | None = RECOVER_AFTER) -> App:
     catalog = load_catalog(settings.plans_file)
     db = await open_database(settings.database_url)
-    if migrate:
-        await db.migrate()
+    applied: list[str] = await db.migrate() if migrate else []
     clock: SystemClock | SimulatedClock = SystemClock()
     if settings.clock == "simulated":
         clock = SimulatedClock(SIMULATION_EPOCH)
@@ -71,7 +71,7 @@ async def build(settings: Settings, migrate: bool = True, recover_after: timedel
         db, catalog, clock, SimulatedProvider(settings.payment_simulation, ledger=settings.payment_simulation_ledger),
         CoreSettings(max_accounts_per_device=settings.max_accounts_per_device, reminder_days=settings.reminder_days),
     )
-    app = App(settings, db, catalog, clock, core)
+    app = App(settings, db, catalog, clock, core, tuple(applied))
     await app.refresh_clock()
     if migrate and recover_after is not None:
         # Payments a crash left half-done: each completed with its change, refunded, or failed.

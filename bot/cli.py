@@ -22,7 +22,7 @@ from storage.db import StorageError
 
 NO_TOKEN = (
     "DISCORD_TOKEN: not set. Create a bot at https://discord.com/developers/applications "
-    "(Bot → Reset Token), put DISCORD_TOKEN=... in .env, or try `python -m bot console`, which needs no token."
+    "(Bot → Reset Token), put DISCORD_TOKEN=... in .env, or try `.venv/bin/python -m bot console` (`make console`), which needs no token."
 )
 
 
@@ -47,7 +47,7 @@ def build_parser() -> Parser:
     add = accounts.add_parser("add", help="create an account as the product's sign-up would")
     add.add_argument("email")
     add.add_argument("--device")
-    add.add_argument("--discord")
+    add.add_argument("--discord", type=snowflake, metavar="USER_ID", help="a Discord user id (digits)")
     add.add_argument("--plan", default="free")
     show = accounts.add_parser("show", help="print an account's subscription, credits and restrictions")
     show.add_argument("ref", metavar="EMAIL_OR_DISCORD_ID")
@@ -100,6 +100,13 @@ def main(argv: Sequence[str]) -> int:
         return 130
 
 
+def snowflake(value: str) -> str:
+    """A Discord id: 17 to 20 digits (Discord's snowflakes)."""
+    if not (value.isascii() and value.isdecimal() and 17 <= len(value) <= 20):
+        raise argparse.ArgumentTypeError(f"expected a Discord user id (17 to 20 digits), got {value!r}")
+    return value
+
+
 def _one_line(exc: Exception) -> str:
     return " ".join(str(exc).split())
 
@@ -123,7 +130,9 @@ async def _dispatch(app: App, args: argparse.Namespace) -> int:
 
         return await run_console(app, args.user, args.lang, sys.stdin, sys.stdout)
     if command == "migrate":
-        print("database is up to date")
+        # build() ran the migrations: say what they did, a new database included.
+        applied = app.migrations_applied
+        print(f"applied {len(applied)} migrations: {', '.join(applied)}" if applied else "database is up to date")
         return 0
     if command == "accounts" and args.action == "add":
         view = await app.core.create_account(
