@@ -20,12 +20,11 @@ Cost:
 
 from __future__ import annotations
 
-import gc
 import json
 import subprocess
-import time
 
 import langdetect
+from bench_lang import bare, ours, timing_run
 from common import (
     PYTHON,
     ROOT,
@@ -38,9 +37,7 @@ from common import (
     percentile,
     summary_row,
 )
-from langdetect.lang_detect_exception import LangDetectException
 
-from locales import choose_language, understand
 from locales.evaluate import EVAL_SETS, by, figures, judge, lexicon_decision, load_set, table
 from locales.model import MODEL_JSON, MODEL_WEIGHTS
 
@@ -69,33 +66,6 @@ print(json.dumps({'before': before, 'after': rss(), 'load_s': loaded}))
 def probe() -> dict:
     done = subprocess.run([PYTHON, "-c", _PROBE], cwd=ROOT, capture_output=True, text=True, check=True)
     return json.loads(done.stdout)
-
-
-def ours(text: str) -> str:
-    return understand(text, choose_language(text)).label
-
-
-def bare(text: str) -> str | None:
-    try:
-        return langdetect.detect(text)
-    except LangDetectException:
-        return None
-
-
-def timing_run(texts: list[str], flip: bool) -> dict[str, list[float]]:
-    out: dict[str, list[float]] = {"ours": [], "bare": []}
-    pairs = (("bare", bare), ("ours", ours)) if flip else (("ours", ours), ("bare", bare))
-    clock = time.perf_counter_ns
-    gc.disable()  # a collection lands on whichever call triggers it; not the call's own cost
-    try:
-        for text in texts:
-            for name, fn in pairs:
-                start = clock()
-                fn(text)
-                out[name].append((clock() - start) / 1e6)
-    finally:
-        gc.enable()
-    return out
 
 
 def accuracy_section(name: str) -> tuple[str, dict]:

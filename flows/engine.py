@@ -1,6 +1,7 @@
 """The flow engine: starts flows, routes presses to them, and answers support questions.
 
-The contract with the adapters is /work/notes/flow_api.md. For every press:
+The contract with the adapters is the ``Screen`` each call returns (what a screen must
+hold is checked for every screen the tests see: ``tests/flow_helpers.checked``). For every press:
 
 1. The stored flow is loaded; a stranger's press, a stale step, an expired
    flow or a finished one is answered with a notice and changes nothing.

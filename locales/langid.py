@@ -26,6 +26,7 @@ import numpy as np
 
 from .model import digest_of, training_files
 from .normalise import strip_marks
+from .scoring import linear_scores, softmax
 
 LANGS: tuple[str, ...] = ("en", "es", "pt", "fr", "de", "tr", "fa")
 BITS = 17
@@ -81,13 +82,7 @@ class LanguageModel:
         counts = language_features(text)
         if not counts:
             return {}
-        buckets = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
-        tf = np.fromiter(counts.values(), dtype=np.float32, count=len(counts))
-        values = (1 + np.log(tf)) * self.idf[buckets]
-        values /= np.sqrt(values @ values)
-        scores = self.bias + values @ self.weights[buckets].astype(np.float32)
-        e = np.exp(scores - scores.max())
-        p = e / e.sum()
+        p = softmax(self.bias + linear_scores(counts, self.idf, self.weights))
         return {lang: float(x) for lang, x in zip(LANGS, p, strict=True)}
 
 

@@ -20,6 +20,7 @@ import numpy as np
 from .features import feature_counts
 from .intents import recognise_intent
 from .policy import LABELS, Decision, Thresholds, decide_from_probabilities
+from .scoring import linear_scores, softmax
 
 DATA_DIR = Path(__file__).with_name("data")
 TRAINING_DIR = DATA_DIR / "train"
@@ -80,14 +81,8 @@ class QuestionModel:
         if self.lexicon is not None:
             scores = scores + self.lexicon[LABELS.index(recognise_intent(text, lang))]
         if counts:
-            buckets = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
-            tf = np.fromiter(counts.values(), dtype=np.float32, count=len(counts))
-            values = (1 + np.log(tf)) * self.idf[buckets]
-            values /= np.sqrt(values @ values)
-            scores = scores + values @ self.words[buckets].astype(np.float32)
-        z = scores / self.temperature
-        e = np.exp(z - z.max())
-        return e / e.sum()
+            scores = scores + linear_scores(counts, self.idf, self.words)
+        return softmax(scores / self.temperature)
 
     def decide(self, text: str, lang: str | None = None) -> Decision:
         return decide_from_probabilities(self.probabilities(text, lang), self.thresholds)

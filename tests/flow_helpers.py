@@ -76,7 +76,7 @@ class World:
 
 
 def checked(screen: Screen) -> Screen:
-    """What the Discord adapter relies on (/work/notes/flow_api.md), for every screen a test sees."""
+    """What the Discord adapter relies on (flows/engine.py's docstring), for every screen a test sees."""
     reply = screen.reply
     controls = [b.action for b in reply.buttons] + [c.action for c in (reply.select, reply.form) if c]
     assert len(controls) == len(set(controls)), f"two controls share an action: {controls}"

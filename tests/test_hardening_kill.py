@@ -25,16 +25,17 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 FLOWS = 500
-FIGURES = Path(os.environ.get("HARDENING_FIGURES", "/tmp/hardening_figures.json"))
+FIGURES = Path(os.environ.get("HARDENING_FIGURES") or Path(tempfile.gettempdir()) / "hardening_figures.json")
 
 
 def record_figures(**figures) -> None:
-    """Figures for /work/notes/readme_reliability.md (merged across the hardening tests)."""
+    """Figures for the README's Reliability section (merged across the hardening tests)."""
     try:
         known = json.loads(FIGURES.read_text()) if FIGURES.exists() else {}
     except ValueError:
