@@ -27,6 +27,7 @@ from core.payments import SimulatedProvider
 from core.plans import load_catalog
 from core.service import SubscriptionCore
 from storage.db import open_database
+from storage.sqlite import without_row_locks
 
 
 class ThreadedTx:
@@ -36,14 +37,17 @@ class ThreadedTx:
         self._conn = conn
 
     async def execute(self, sql, *params) -> int:
-        return (await self._conn.execute(sql, params)).rowcount
+        return (await self._conn.execute(without_row_locks(sql), params)).rowcount
+
+    async def write(self, sql, *params) -> None:
+        await self.execute(sql, *params)
 
     async def fetchone(self, sql, *params):
-        found = await self._conn.execute_fetchall(sql, params)
+        found = await self._conn.execute_fetchall(without_row_locks(sql), params)
         return dict(found[0]) if found else None
 
     async def fetchall(self, sql, *params):
-        return [dict(r) for r in await self._conn.execute_fetchall(sql, params)]
+        return [dict(r) for r in await self._conn.execute_fetchall(without_row_locks(sql), params)]
 
     async def lock_account(self, account_id) -> None:
         return None
@@ -83,6 +87,10 @@ class ThreadedDatabase:
     async def run_in_transaction(self, fn):
         async with self.transaction() as tx:
             return await fn(tx)
+
+    async def run_alone(self, sql, *params):
+        async with self.transaction() as tx:
+            return await tx.fetchall(sql, *params)
 
 
 async def run(rounds: int, ops: int) -> dict:

@@ -27,6 +27,7 @@ class App:
     clock: SystemClock | SimulatedClock
     core: SubscriptionCore
     migrations_applied: tuple[str, ...] = ()  # by this start (all of them: a new database)
+    time_warning: str | None = None  # the clock is behind the database's records (``clock_warning``)
 
     @property
     def flow_timeout(self) -> timedelta:
@@ -55,6 +56,38 @@ class App:
         await self.db.close()
 
 
+# Records this much later than the clock are not a clock's jitter between processes.
+CLOCK_TOLERANCE = timedelta(minutes=1)
+
+
+async def latest_record(db: Database) -> datetime | None:
+    """The latest moment the core wrote down (the audit trail and invoices, in the core's time)."""
+    latest = None
+    async with db.read() as tx:
+        for sql in ("SELECT MAX(created_at) AS at FROM audit_log", "SELECT MAX(created_at) AS at FROM invoices"):
+            row = await tx.fetchone(sql)
+            if row and row["at"] is not None and (latest is None or row["at"] > latest):
+                latest = row["at"]
+    return from_ts(latest) if latest is not None else None
+
+
+async def clock_warning(db: Database, clock: SystemClock | SimulatedClock) -> str | None:
+    """A warning when the database holds records later than the clock's now: a real-time run and
+    simulated time share one database, and renewals, periods and credits would look wrong."""
+    latest = await latest_record(db)
+    now = clock.now()
+    if latest is None or latest <= now + CLOCK_TOLERANCE:
+        return None
+    if isinstance(clock, SimulatedClock):
+        return (f"the database has records up to {latest:%Y-%m-%d %H:%M} UTC, but simulated time is "
+                f"{now:%Y-%m-%d %H:%M} UTC: it was also used with the real clock. Give simulated time a "
+                f"database of its own (leave DATABASE_URL unset for data/demo.db, or set another one), "
+                f"or expect renewals and periods to look wrong.")
+    return (f"the database has records up to {latest:%Y-%m-%d %H:%M} UTC, later than the real time "
+            f"({now:%Y-%m-%d %H:%M} UTC): it was used with CLOCK=simulated moved ahead. Use another "
+            f"DATABASE_URL for the real clock, or expect renewals and periods to look wrong.")
+
+
 # A payment attempt younger than this may still be in progress in another process
 # (the provider's own timeout is 20 s): recovery at start leaves it to that process.
 RECOVER_AFTER = timedelta(minutes=1)
@@ -73,6 +106,7 @@ async def build(settings: Settings, migrate: bool = True, recover_after: timedel
     )
     app = App(settings, db, catalog, clock, core, tuple(applied))
     await app.refresh_clock()
+    app.time_warning = await clock_warning(db, clock)
     if migrate and recover_after is not None:
         # Payments a crash left half-done: each completed with its change, refunded, or failed.
         await core.recover_payments(older_than=recover_after)

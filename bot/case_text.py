@@ -5,12 +5,10 @@ core's views; bot/cases.py gathers the facts and sends them.
 
 from __future__ import annotations
 
-import contextvars
 from typing import Any
 
-import locales
+from bot.messages import TALK_TO_MODERATOR
 from bot.moderation import mention, plain
-from bot.render import Rendered, render_reply
 from core.views import AccountView, Case, Invoice
 from flows.refund import REASON_LABELS, case_ref, charge_data, describe_charge
 from flows.replies import M, Msg, Reply
@@ -20,15 +18,9 @@ OPEN = ("open", "draft")
 RECOMMEND = {True: M("approve"), False: M("deny")}
 
 
-def rendered_in(lang: str, reply: Reply, flow_id: str | None = None, step: str = "") -> Rendered:
-    """A reply rendered in ``lang`` without changing the language bound for this event
-    (a moderator's answer and the user's DM are in different languages)."""
-
-    def work() -> Rendered:
-        locales.bind_language(lang)
-        return render_reply(reply, flow_id, step)
-
-    return contextvars.copy_context().run(work)
+def reason_label(case: Case) -> Msg:
+    """The refund reason as the user picked it; "other" for one the list no longer has."""
+    return REASON_LABELS.get(case.reason or "", REASON_LABELS["other"])
 
 
 def account_lines(account: AccountView, invoices: list[Invoice], catalog) -> list[Msg]:
@@ -101,7 +93,7 @@ def case_summary(case: Case) -> Msg:
             "{case} · refund · {user} · {reason} · recommended: {recommendation}",
             case=case_ref(case.id),
             user=mention(case.discord_id),
-            reason=REASON_LABELS.get(case.reason or "", M("Something else")),
+            reason=reason_label(case),
             recommendation=RECOMMEND[bool(rec and rec.approve)],
         )
     topic = case.context.get("kind") or case.context.get("topic") or "help"
@@ -140,7 +132,7 @@ def case_lines(
                 M("Charge: {charge}", charge=describe_charge(charge_data(charge), catalog))
             )
         lines.append(
-            M("Reason: {reason}", reason=REASON_LABELS.get(case.reason or "", M("Something else")))
+            M("Reason: {reason}", reason=reason_label(case))
         )
         if case.details:
             lines.append(M("Details from the user: {details}", details=plain(case.details)))
@@ -257,4 +249,4 @@ def decision_reply(case: Case, effects: dict[str, Any], charge: Invoice | None, 
             "talk to a moderator."
         ),
     ]
-    return Reply(tuple(lines), buttons=(start_button("help", M("Talk to a moderator")),))
+    return Reply(tuple(lines), buttons=(TALK_TO_MODERATOR,))

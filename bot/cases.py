@@ -36,13 +36,17 @@ from bot.case_text import (
     decision_reply,
     told_line,
 )
-from bot.language import bind
+from bot.components import Routed
+from bot.custom_ids import CaseAction, case_custom_id
+from bot.deadline import MODAL_WITHIN, time_left
+from bot.messages import PRESS_AGAIN, SOMETHING_WRONG
 from bot.moderation import NOT_A_MODERATOR, ModChannel, is_moderator
+from bot.observe import case_decided
 from bot.render import Rendered, cut, render_reply, submitted_fields
-from bot.respond import DEFER_AFTER, edit_pressed, in_time, send_notice
+from bot.respond import edit_pressed, in_time, send_notice
+from bot.services import Services
 from core.errors import CoreError
-from core.money import Money
-from core.views import Case, Invoice
+from core.views import Case, DecisionEffects, Invoice
 from flows.errors import describe
 from flows.refund import case_ref
 from flows.replies import M, Msg
@@ -52,10 +56,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CASE_TEMPLATE = re.compile(r"case:(?P<case>[0-9a-f]{32}):(?P<action>approve|deny|close)")
 REASON_MAX = 500
-
-PRESS_AGAIN = M("That took longer than it should. Please press the button again.")
 
 LABELS = {"approve": M("Approve"), "deny": M("Deny"), "close": M("Close")}
 STYLES = {
@@ -72,13 +73,6 @@ def modal_title(action: str, case: Case) -> Msg:
     if action == "deny":
         return M("Deny refund {case}", case=ref)
     return M("Close request {case}", case=ref)
-
-
-def case_custom_id(case_id: str, action: str) -> str:
-    custom_id = f"case:{case_id}:{action}"
-    if not CASE_TEMPLATE.fullmatch(custom_id):
-        raise ValueError(f"not a case button: {custom_id!r}")
-    return custom_id
 
 
 @dataclass(frozen=True)
@@ -122,7 +116,8 @@ class CaseBoard:
         if case.status not in OPEN:
             return None
         actions = ("approve", "deny") if case.kind == "refund" else ("close",)
-        # The view only carries the buttons; clicks come through CaseButton (any process, any time).
+        # The view only carries the buttons; clicks come through CaseButton (any process, any
+        # time). Stopped below so discord.py does not keep it (bot/render.py says why).
         view = discord.ui.View(timeout=None)
         for action in actions:
             label = locales.render(LABELS[action], self.mod.lang)
@@ -133,6 +128,7 @@ class CaseBoard:
                     )
                 )
             )
+        view.stop()
         return view
 
     async def post_message(self, payload: dict[str, Any]) -> Rendered:
@@ -145,9 +141,9 @@ class CaseBoard:
         """A decision's mod-log line as the outbox owes it (kind ``case_decision_log``)."""
         case = await self.core.cases.get(payload["case"])
         moderator = (case.decided_by or "").removeprefix("moderator:")
-        effects = await self._effects(case)
+        effects = await self._owed_effects(case, payload)
         owed = case.kind == "refund" and (case.discord_id or "").isdigit()
-        lines = decision_log(case, int(moderator) if moderator.isdigit() else 0, owed, effects.get("money"))
+        lines = decision_log(case, int(moderator) if moderator.isdigit() else 0, owed, effects.refunded)
         return Rendered(self.mod.text(lines), None)
 
     # -- deciding ---------------------------------------------------------------------------------
@@ -171,34 +167,30 @@ class CaseBoard:
         """The core's decision (CoreError if refused). It owes, in the same transaction, the
         mod-log line and, for a refund request, the user's DM (core/outbox.py): the delivery
         loop sends them, also during and after a Discord outage."""
-        decided = await self.core.cases.decide(
+        outcome = await self.core.cases.decide(
             case.id, approve, key=key, actor=f"moderator:{moderator}", reason=reason
         )
+        decided = outcome.case
+        case_decided(decided)
         self.on_owed()
-        effects = await self._effects(decided)
         owed = decided.kind == "refund" and (decided.discord_id or "").isdigit()
-        return Decision(decided, owed, effects.get("money"))
+        return Decision(decided, owed, outcome.effects.refunded)
 
-    async def _effects(self, case: Case) -> dict[str, Any]:
-        """What the decision did (refund invoice, subscription ended, credits removed), from the audit trail."""
-        if not case.account_id:
-            return {}
-        for entry in await self.core.audit_trail(case.account_id, limit=50):
-            receipt = (entry["details"] or {}).get("receipt") or {}
-            if entry["action"] == "decide_case" and receipt.get("case") == case.id:
-                if "amount" in receipt and "currency" in receipt:
-                    receipt = {
-                        **receipt,
-                        "money": Money(receipt["currency"], int(receipt["amount"])),
-                    }
-                return receipt
-        return {}
+    async def _owed_effects(self, case: Case, payload: dict[str, Any]) -> DecisionEffects:
+        """What the decision did, as its notice carries it; asked of the core for a notice
+        owed before notices carried it."""
+        if "effects" in payload:
+            return DecisionEffects.from_details(payload["effects"])
+        return await self.core.cases.decision_effects(case)
 
     async def decision_message(self, payload: dict[str, Any]) -> Rendered:
         """The decision DM the outbox owes (kind ``refund_decision``), in the language bound for
         its recipient: rendered when it is sent, from the case as decided."""
         case = await self.core.cases.get(payload["case"])
-        reply = decision_reply(case, await self._effects(case), await self._charge(case), self.app.catalog)
+        effects = await self._owed_effects(case, payload)
+        shown = {"money": effects.refunded, "subscription_ended": effects.subscription_ended,
+                 "credits_removed": effects.credits_removed}
+        reply = decision_reply(case, shown, await self._charge(case), self.app.catalog)
         return render_reply(reply, None, "decision")
 
     # -- the buttons and the reason form ------------------------------------------------------------
@@ -206,22 +198,17 @@ class CaseBoard:
     def _moderator(self, interaction: discord.Interaction) -> bool:
         return is_moderator(interaction, self.app.settings.moderator_role_ids)
 
-    async def on_button(self, interaction: discord.Interaction, case_id: str, action: str) -> None:
+    async def on_button(self, interaction: discord.Interaction, target: CaseAction) -> None:
         """Approve / Deny / Close: the reason form. A modal must be the first answer to the
-        press, so the reads before it are bounded; when they are slow, the moderator is
-        asked to press again (nothing was done)."""
-
-        async def read() -> tuple[str, Case]:
-            return await self.picker.for_interaction(interaction), await self.core.cases.get(
-                case_id
-            )
-
+        press, so the read before it is bounded; when it is slow, the moderator is asked to
+        press again (nothing was done)."""
         if not self._moderator(interaction):
-            bind(await self.picker.for_interaction(interaction))
             await send_notice(interaction, locales.render(NOT_A_MODERATOR))
             return
         try:
-            lang, case = await asyncio.wait_for(read(), DEFER_AFTER)
+            case = await asyncio.wait_for(
+                self.core.cases.get(target.case_id), time_left(MODAL_WITHIN)
+            )
         except TimeoutError:
             await send_notice(interaction, locales.render(PRESS_AGAIN))
             return
@@ -230,11 +217,10 @@ class CaseBoard:
                 interaction, locales.render(M("I couldn't find that request any more."))
             )
             return
-        bind(lang)
         if case.status not in OPEN:  # decided elsewhere: show it, without the buttons
             await edit_pressed(interaction, Rendered(await self.post_text(case), None))
             return
-        await interaction.response.send_modal(self._reason_modal(case, action))
+        await interaction.response.send_modal(self._reason_modal(case, target.action))
 
     def _reason_modal(self, case: Case, action: str) -> discord.ui.Modal:
         title = locales.render(modal_title(action, case))
@@ -253,45 +239,34 @@ class CaseBoard:
         modal.stop()  # never kept in memory: the submission comes back through on_form_submit
         return modal
 
-    async def on_form_submit(self, interaction: discord.Interaction) -> bool:
-        """A submitted reason form of a case; False if the modal is not ours."""
-        match = CASE_TEMPLATE.fullmatch((interaction.data or {}).get("custom_id", ""))
-        if match is None:
-            return False
-        bind(await self.picker.for_interaction(interaction))
+    async def on_form_submit(self, interaction: discord.Interaction, target: CaseAction) -> None:
+        """A submitted reason form of a case."""
         if not self._moderator(interaction):
             await send_notice(interaction, locales.render(NOT_A_MODERATOR))
-            return True
+            return
         reason = (submitted_fields(interaction.data or {}).get("reason") or "").strip()
         if not reason:
             await send_notice(
                 interaction, locales.render(M("A reason is required. Nothing was done."))
             )
-            return True
-        case_id, action = match["case"], match["action"]
+            return
         try:
             content = await in_time(
                 interaction,
-                self._decide_from_form(interaction, case_id, action, reason),
+                self._decide_from_form(interaction, target.case_id, target.action, reason),
                 thinking=False,
             )
         except CoreError as err:
             await send_notice(interaction, locales.render(self._refusal(err)))
-            return True
+            return
         except Exception:
-            log.exception("deciding case %s failed", case_id)
-            await send_notice(
-                interaction,
-                locales.render(
-                    M("Something went wrong on our side. Please try again in a moment.")
-                ),
-            )
-            return True
+            log.exception("deciding case %s failed", target.case_id)
+            await send_notice(interaction, locales.render(SOMETHING_WRONG))
+            return
         if interaction.message is not None:
             await edit_pressed(interaction, Rendered(content, None))
         else:
             await send_notice(interaction, content)
-        return True
 
     async def _decide_from_form(
         self, interaction: discord.Interaction, case_id: str, action: str, reason: str
@@ -321,19 +296,15 @@ class CaseBoard:
         return describe(err, self.app.catalog)
 
 
-class CaseButton(discord.ui.DynamicItem[discord.ui.Button], template=CASE_TEMPLATE):
+class CaseButton(
+    Routed[CaseAction], discord.ui.DynamicItem[discord.ui.Button], template=CaseAction.TEMPLATE
+):
     """Approve / Deny / Close on a case in the mod channel."""
 
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /
-    ):
-        return cls(item)
+    record = CaseAction
 
-    async def callback(self, interaction: discord.Interaction) -> None:
-        match = self.template.fullmatch(self.custom_id)
-        board: CaseBoard = interaction.client.case_board  # type: ignore[attr-defined]
+    async def handle(self, interaction: discord.Interaction, parts: Services) -> None:
         try:
-            await board.on_button(interaction, match["case"], match["action"])
+            await parts.case_board.on_button(interaction, self.target)
         except Exception:
             log.exception("case button %s failed", self.custom_id)

@@ -1,4 +1,4 @@
-"""The operator CLI: ``python -m bot [run|console|migrate|accounts|link-code|clock|sweep|lang|intent]``.
+"""The operator CLI: ``python -m bot [run|console|migrate|accounts|link-code|clock|sweep|report|lang|intent]``.
 
 Exit status 0 on success, 2 on bad arguments or settings with a one-line
 reason on stderr; never a traceback for a user's mistake.
@@ -8,17 +8,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 import uuid
 from collections.abc import Sequence
+from urllib.parse import urlsplit
 
 from bot.bootstrap import App, build
+from bot.json_logs import configure_logging
+from bot.report_cli import add_report_parser, run_report
 from bot.settings import SettingsError, load_settings
 from core.clock import parse_duration
 from core.errors import CoreError
 from core.views import AccountView
-from storage.db import StorageError
+from storage.errors import StorageError
+from storage.migrations_runner import migration_files
 
 NO_TOKEN = (
     "DISCORD_TOKEN: not set. Create a bot at https://discord.com/developers/applications "
@@ -35,8 +38,16 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+PROG = ".venv/bin/python -m bot"
+EPILOG = (
+    "Run it with the project's virtualenv (make run, make console and make test create it): "
+    ".venv/bin/python -m bot COMMAND, or `source .venv/bin/activate` once, then python -m bot COMMAND. "
+    "A bare python outside the virtualenv fails with \"No module named 'aiosqlite'\"."
+)
+
+
 def build_parser() -> Parser:
-    parser = Parser(prog="python -m bot", description="Subscription support bot and operator tools.")
+    parser = Parser(prog=PROG, description="Subscription support bot and operator tools.", epilog=EPILOG)
     sub = parser.add_subparsers(dest="command", parser_class=Parser)
     sub.add_parser("run", help="connect to Discord and serve")
     console = sub.add_parser("console", help="the same flows in a terminal, with a seeded demo account")
@@ -55,7 +66,7 @@ def build_parser() -> Parser:
     code.add_argument("email")
     clock = sub.add_parser("clock", help="simulated time").add_subparsers(dest="action", parser_class=Parser)
     advance = clock.add_parser("advance", help="move simulated time on and apply what fell due")
-    advance.add_argument("duration", help="e.g. 31d, 6h, 90m")
+    advance.add_argument("duration", help="how far to move it on, e.g. 31d, 6h, 90m (never back)")
     sub.add_parser("sweep", help="apply due work now")
     copy = sub.add_parser("copy-db", help="copy a SQLite database into a new, empty PostgreSQL database")
     copy.add_argument("source", metavar="SQLITE_URL")
@@ -68,11 +79,13 @@ def build_parser() -> Parser:
     intent.add_argument(
         "--explain", action="store_true", help="add the language and the likeliest scores"
     )
+    add_report_parser(sub)  # report --weeks N --out PNG [--csv CSV] (bot/report_cli.py)
     return parser
 
 
 def main(argv: Sequence[str]) -> int:
     try:
+        _refuse_moving_back(list(argv))
         args = build_parser().parse_args(list(argv))
         if args.command in ("lang", "intent"):
             from locales.cli import run_intent, run_lang
@@ -89,7 +102,7 @@ def main(argv: Sequence[str]) -> int:
         if args.command == "clock" and not args.action:
             raise UsageError("clock needs advance")
         settings = load_settings()
-        logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        configure_logging(settings)  # LOG_LEVEL, LOG_FORMAT; never the token (bot/json_logs.py)
         if args.command in (None, "run") and not settings.discord_token:
             raise SettingsError("DISCORD_TOKEN", NO_TOKEN.removeprefix("DISCORD_TOKEN: "))
         return asyncio.run(_run(args, settings))
@@ -98,6 +111,22 @@ def main(argv: Sequence[str]) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+def _refuse_moving_back(argv: list[str]) -> None:
+    """`clock advance -5d`: argparse would read -5d as an unknown option and ask for a duration.
+
+    Simulated time only moves forward (what fell due has been applied: renewals charged,
+    periods ended), so a negative duration is refused, saying so."""
+    if argv[:2] != ["clock", "advance"]:
+        return
+    for arg in argv[2:]:
+        if arg.startswith("-") and arg.lstrip("-")[:1].isdigit():
+            raise UsageError(
+                f"the clock only moves forward: {arg!r} would move it back. Renewals and period ends "
+                f"that fell due have already been applied; give a positive duration such as "
+                f"{arg.lstrip('-')}, or start again with a new database."
+            )
 
 
 def snowflake(value: str) -> str:
@@ -113,6 +142,8 @@ def _one_line(exc: Exception) -> str:
 
 async def _run(args: argparse.Namespace, settings) -> int:
     app = await build(settings)
+    if app.time_warning:
+        print(f"warning: {app.time_warning}", file=sys.stderr)
     try:
         return await _dispatch(app, args)
     finally:
@@ -130,9 +161,7 @@ async def _dispatch(app: App, args: argparse.Namespace) -> int:
 
         return await run_console(app, args.user, args.lang, sys.stdin, sys.stdout)
     if command == "migrate":
-        # build() ran the migrations: say what they did, a new database included.
-        applied = app.migrations_applied
-        print(f"applied {len(applied)} migrations: {', '.join(applied)}" if applied else "database is up to date")
+        print(migrate_report(app.migrations_applied, app.settings.database_url))
         return 0
     if command == "accounts" and args.action == "add":
         view = await app.core.create_account(
@@ -170,7 +199,30 @@ async def _dispatch(app: App, args: argparse.Namespace) -> int:
         await app.refresh_clock()
         print(_sweep_line(await app.core.sweep()))
         return 0
+    if command == "report":
+        return await run_report(app, args.weeks, args.out, args.csv, sys.stdout)
     raise UsageError(f"unknown command {command!r}")
+
+
+def migrate_report(applied: Sequence[str], url: str) -> str:
+    """What build() did to the database: created it, upgraded it, or nothing."""
+    where = database_name(url)
+    if not applied:
+        return f"{where} is up to date: no migration to apply"
+    names = ", ".join(applied)
+    n = f"{len(applied)} migration{'s' if len(applied) != 1 else ''}"
+    if len(applied) == len(migration_files()):  # every migration, the first included: there was nothing before
+        return f"created a new database, {where}: applied {n}: {names}"
+    return f"upgraded {where}: applied {n}: {names}"
+
+
+def database_name(url: str) -> str:
+    """The database a DATABASE_URL names, for people: a SQLite file, or PostgreSQL's host and database
+    (never the user or password)."""
+    if url.startswith("sqlite:///"):
+        return url.removeprefix("sqlite:///")
+    parts = urlsplit(url)
+    return f"PostgreSQL database {parts.path.lstrip('/') or '(default)'} on {parts.hostname or 'localhost'}"
 
 
 def _sweep_line(report) -> str:

@@ -11,18 +11,20 @@ import asyncio
 import logging
 
 import discord
-from discord import app_commands
 
 import locales
-from bot import refunds
+from bot import privacy, refunds
 from bot.commands import build_commands
 from bot.components import DYNAMIC_ITEMS
 from bot.delivery import BACKOFF, PROBE_EVERY, Delivery
 from bot.delivery import DEFAULT_INTERVAL as DELIVERY_INTERVAL
+from bot.dispatch import SupportTree, form_submitted, unknown_component
 from bot.flow_ui import FlowUI
 from bot.language import LanguagePicker
+from bot.ops_endpoint import OpsEndpoint
 from bot.reminders import DEFAULT_INTERVAL, Reminders
 from bot.render import NO_MENTIONS
+from bot.services import Services
 from bot.support_channel import SupportChannels
 from bot.translator import CatalogTranslator
 
@@ -33,7 +35,8 @@ INTERACTIVE_LOCK_WAIT_MS = 700
 # Every component the bot sends is one of these dynamic items (bot/components.py, bot/refunds.py,
 # bot/cases.py); their templates say which custom_ids are ours.
 COMPONENT_TEMPLATES = tuple(
-    item.__discord_ui_compiled_template__ for item in (*DYNAMIC_ITEMS, *refunds.DYNAMIC_ITEMS)
+    item.__discord_ui_compiled_template__
+    for item in (*DYNAMIC_ITEMS, *refunds.DYNAMIC_ITEMS, *privacy.DYNAMIC_ITEMS)
 )
 
 
@@ -88,6 +91,7 @@ class SupportBot(discord.AutoShardedClient):
         **options,
     ) -> None:
         settings = app.settings
+        self.ops = OpsEndpoint(app, engine)  # this process's metrics; /healthz and /metrics on METRICS_ADDR
         super().__init__(
             intents=intents_for(settings),
             member_cache_flags=discord.MemberCacheFlags.none(),
@@ -95,6 +99,7 @@ class SupportBot(discord.AutoShardedClient):
             allowed_mentions=NO_MENTIONS,  # the default for every send and edit
             shard_count=settings.shard_count,
             shard_ids=list(settings.shard_ids) or None,
+            http_trace=self.ops.http_trace,  # counts Discord's HTTP errors
             **options,
         )
         self.app = app
@@ -104,30 +109,29 @@ class SupportBot(discord.AutoShardedClient):
             # answer within 3 s (a defer at 2 s), and the user then gets "I'm very busy" within
             # about 5 s (5 waits and short pauses) instead of about 26 s (the CLI's patience).
             app.db.busy_timeout_ms = min(app.db.busy_timeout_ms, INTERACTIVE_LOCK_WAIT_MS)
-        picker = LanguagePicker(app.core, settings.default_locale)
+        picker = LanguagePicker(app.core, settings.default_locale)  # the only one
         self.delivery = Delivery(
             self, app, engine, picker, delivery_interval, delivery_backoff, delivery_probe_every
         )
-        self.flow_ui = FlowUI(
-            self,
-            engine,
-            picker,
-            on_owed=self.delivery.poke,
-            after_command=self.delivery.tell_undelivered,
+        flow_ui = FlowUI(
+            engine, on_owed=self.delivery.poke, after_command=self.delivery.tell_undelivered
         )
         self.support = SupportChannels(self, engine, picker, settings.support_channel_ids)
         self.reminders = Reminders(self, app, reminder_interval, on_owed=self.delivery.poke)
-        self.tree = app_commands.CommandTree(self)
+        self.tree = SupportTree(self)  # every command enters through bot/dispatch.py
         for command in build_commands():
             self.tree.add_command(command)
         # Refund requests, the moderators' case queue and /admin (bot/refunds.py, bot/admin.py).
-        refunds.register(self, app, engine)
+        desk = refunds.register(self, app, engine, picker)
+        self.services = Services(app, picker, flow_ui, desk, desk.board)
+        privacy.register(self)  # /privacy and /admin forget (bot/privacy.py)
 
     async def setup_hook(self) -> None:
+        await self.ops.start(self)  # first: an address in use stops the bot before it connects
         # The question model is loaded before the first message, off the event loop: a
         # first question should not wait for it, and memory at rest should include it.
         await asyncio.to_thread(locales.question_model)
-        self.add_dynamic_items(*DYNAMIC_ITEMS, *refunds.DYNAMIC_ITEMS)
+        self.add_dynamic_items(*DYNAMIC_ITEMS, *refunds.DYNAMIC_ITEMS, *privacy.DYNAMIC_ITEMS)
         await self.tree.set_translator(CatalogTranslator())
         shard_ids = self.app.settings.shard_ids
         if not shard_ids or 0 in shard_ids:  # one process syncs the commands for all of them
@@ -152,19 +156,16 @@ class SupportBot(discord.AutoShardedClient):
 
     async def on_interaction(self, interaction: discord.Interaction) -> None:
         # Commands and components are dispatched by discord.py; modal submissions come
-        # here, because flow modals are never kept in memory (bot/render.build_modal).
+        # here, because our modals are never kept in memory (bot/render.build_modal).
         # A component that no dynamic item recognises would otherwise end in Discord's
         # "This interaction failed".
         if interaction.type is discord.InteractionType.component and not routable(interaction):
-            await self.flow_ui.unknown_button(interaction)
-            return
-        if (
-            interaction.type is discord.InteractionType.modal_submit
-            and not await self.flow_ui.on_form_submit(interaction)
-        ):
-            await self.case_board.on_form_submit(interaction)  # a case's reason form (bot/cases.py)
+            await unknown_component(interaction)
+        elif interaction.type is discord.InteractionType.modal_submit:
+            await form_submitted(interaction)
 
     async def close(self) -> None:
         await self.reminders.stop()
         await self.delivery.stop()  # a message cut off here is still owed: sent after the restart
         await super().close()
+        await self.ops.stop()

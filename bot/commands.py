@@ -3,21 +3,22 @@
 Names and descriptions are catalog messages (``M``), so the same catalogs that
 translate replies feed Discord's command localisations (bot/translator.py). The
 callbacks only start flows or make short answers; every answer goes through
-``FlowUI.run`` (language, deadline, ephemeral in servers, mentions off).
+``FlowUI.run`` (deadline, ephemeral in servers, mentions off), in the language bound
+when the command came in (bot/dispatch.py).
 """
 
 from __future__ import annotations
 
 import discord
 from discord import app_commands
-from discord.app_commands import locale_str
 
-from bot.flow_ui import FlowUI
+from bot.messages import TALK_TO_MODERATOR
+from bot.services import services
+from bot.translator import command_text
 from core.errors import CoreError
 from core.service import SubscriptionCore
 from flows.engine import Screen
 from flows.replies import MP, Button, M, Msg, Reply
-from flows.texts import start_button
 
 # Slash command names. Discord accepts a translated name only if it is one lowercase word
 # (letters, digits, - or _) of at most 32 characters; bot/translator.py drops anything else.
@@ -74,91 +75,83 @@ LANGUAGE_NAMES = {
 }  # fmt: skip
 AUTO = "auto"
 
-TALK_TO_MODERATOR = start_button("help", M("Talk to a moderator"))
-
 
 def _answer(actor: str, *lines: Msg, buttons: tuple[Button, ...] = ()) -> Screen:
     """A one-shot answer: no stored flow behind it, so only start:<kind> buttons."""
     return Screen(None, "answer", "answer", Reply(lines, buttons=buttons), actor)
 
 
-def _l(msg: Msg) -> locale_str:
-    return locale_str(msg.msgid)
-
-
-def _ui(interaction: discord.Interaction) -> FlowUI:
-    return interaction.client.flow_ui  # type: ignore[attr-defined]  # SupportBot
-
-
-def _core(interaction: discord.Interaction) -> SubscriptionCore:
-    return interaction.client.app.core  # type: ignore[attr-defined]
-
-
 def _flow_command(name: Msg) -> app_commands.Command:
     kind = FLOW_KIND[name]
 
     async def callback(interaction: discord.Interaction) -> None:
-        await _ui(interaction).start_flow(interaction, kind)
+        await services(interaction).flow_ui.start_flow(interaction, kind)
 
-    return app_commands.Command(name=_l(name), description=_l(DESCRIPTION[name]), callback=callback)
+    return app_commands.Command(name=command_text(name), description=command_text(DESCRIPTION[name]), callback=callback)
 
 
 def build_commands() -> list[app_commands.Command]:
     """Fresh command objects for one client (a tree owns the commands added to it)."""
     commands = [_flow_command(name) for name in FLOW_KIND]
 
-    @app_commands.command(name=_l(LINK), description=_l(DESCRIPTION[LINK]))
-    @app_commands.describe(code=_l(M("The one-time code you were given")))
+    @app_commands.command(name=command_text(LINK), description=command_text(DESCRIPTION[LINK]))
+    @app_commands.describe(code=command_text(M("The one-time code you were given")))
     async def link(interaction: discord.Interaction, code: app_commands.Range[str, 4, 32]) -> None:
-        await _ui(interaction).run(
+        parts = services(interaction)
+        await parts.flow_ui.run(
             interaction,
-            lambda actor: _link(_core(interaction), code, actor, interaction.id),
+            lambda actor: _link(parts.app.core, code, actor, interaction.id),
             new_message=True,
         )
 
-    @app_commands.command(name=_l(LANGUAGE), description=_l(DESCRIPTION[LANGUAGE]))
-    @app_commands.describe(language=_l(M("The language, or automatic")))
+    @app_commands.command(name=command_text(LANGUAGE), description=command_text(DESCRIPTION[LANGUAGE]))
+    @app_commands.describe(language=command_text(M("The language, or automatic")))
     @app_commands.choices(
         language=[
             app_commands.Choice(name=name, value=code) for code, name in LANGUAGE_NAMES.items()
         ]
         + [
             app_commands.Choice(
-                name=_l(M("Automatic: the language I am written to in")), value=AUTO
+                name=command_text(M("Automatic: the language I am written to in")), value=AUTO
             )
         ]
     )
     async def language(
         interaction: discord.Interaction, language: app_commands.Choice[str]
     ) -> None:
-        await _ui(interaction).run(
-            interaction,
-            lambda actor: _set_language(_core(interaction), actor, language.value),
-            new_message=True,
-        )
+        parts = services(interaction)
 
-    @app_commands.command(name=_l(REMINDERS), description=_l(DESCRIPTION[REMINDERS]))
-    @app_commands.describe(state=_l(M("On or off")))
+        async def choose(actor: str) -> Screen:
+            screen = await _set_language(parts.app.core, actor, language.value)
+            # The choice changed after the language was bound: the answer is in the new one.
+            await parts.picker.bind_interaction(interaction)
+            return screen
+
+        await parts.flow_ui.run(interaction, choose, new_message=True)
+
+    @app_commands.command(name=command_text(REMINDERS), description=command_text(DESCRIPTION[REMINDERS]))
+    @app_commands.describe(state=command_text(M("On or off")))
     @app_commands.choices(
         state=[
-            app_commands.Choice(name=_l(M("On: a DM before each renewal")), value="on"),
-            app_commands.Choice(name=_l(M("Off")), value="off"),
+            app_commands.Choice(name=command_text(M("On: a DM before each renewal")), value="on"),
+            app_commands.Choice(name=command_text(M("Off")), value="off"),
         ]
     )
     async def reminders(interaction: discord.Interaction, state: app_commands.Choice[str]) -> None:
-        await _ui(interaction).run(
+        parts = services(interaction)
+        await parts.flow_ui.run(
             interaction,
-            lambda actor: _set_reminders(_core(interaction), actor, state.value == "on"),
+            lambda actor: _set_reminders(parts.app.core, actor, state.value == "on"),
             new_message=True,
         )
 
-    @app_commands.command(name=_l(REFUND), description=_l(DESCRIPTION[REFUND]))
+    @app_commands.command(name=command_text(REFUND), description=command_text(DESCRIPTION[REFUND]))
     async def refund(interaction: discord.Interaction) -> None:
-        await interaction.client.refunds.on_command(interaction)  # type: ignore[attr-defined]  # bot/refunds.py
+        await services(interaction).refunds.on_command(interaction)
 
-    @app_commands.command(name=_l(HELP), description=_l(DESCRIPTION[HELP]))
+    @app_commands.command(name=command_text(HELP), description=command_text(DESCRIPTION[HELP]))
     async def help_(interaction: discord.Interaction) -> None:
-        await _ui(interaction).run(interaction, _help_answer, new_message=True)
+        await services(interaction).flow_ui.run(interaction, _help_answer, new_message=True)
 
     return [*commands, link, language, reminders, refund, help_]
 

@@ -1,15 +1,13 @@
-"""The dynamic items: every flow component's meaning lives in its custom_id.
+"""The dynamic items: every component of ours routes by its custom_id (bot/custom_ids.py).
 
 Registered once with ``Client.add_dynamic_items`` in setup_hook, they route clicks on
 ANY message the bot ever sent, in any process, after any restart (discord.py matches the
-custom_id against the templates; nothing is remembered per message). They only turn a
-click into an event for ``FlowUI`` (bot/flow_ui.py); the flow engine decides the rest.
-
-    f:<flow id>:<step>:<action>   a flow's button or select  -> engine.handle
-    m:<flow id>:<step>:<action>   a button that opens a form -> modal (submit comes back as f:)
-    s:<kind>                      start a flow for whoever presses it -> engine.start
-    q:<intent>:<lang>             a "Did you mean…?" or menu topic: its answer, for the
-                                  presser, in the language the question was asked in
+custom_id against the templates; nothing is remembered per message). ``Routed`` is what
+they share: the custom_id parsed once into ``target``, the interaction's entry
+(bot/dispatch.py), and one call to the handler with the parsed target. The flow items
+here only turn a click into an event for ``FlowUI`` (bot/flow_ui.py); the flow engine
+decides the rest. The case and Retry buttons live with their handlers (bot/cases.py,
+bot/refunds.py).
 
 A stale step (the flow moved on, or expired) is for the engine to refuse, not for us
 to guess.
@@ -18,111 +16,90 @@ to guess.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any, ClassVar, Generic, TypeVar
 
 import discord
 
-if TYPE_CHECKING:
-    from bot.flow_ui import FlowUI
+import locales
+from bot.custom_ids import FlowControl, FormOpener, StartFlow, Target, Topic
+from bot.dispatch import enter
+from bot.services import Services, services
 
-_FLOW = r"(?P<flow>[0-9a-f]{32}):(?P<step>[a-z0-9_]{1,24}):(?P<action>[^:]{1,40})"
-FLOW_TEMPLATE = re.compile(r"f:" + _FLOW)
-FORM_TEMPLATE = re.compile(r"m:" + _FLOW)
-START_TEMPLATE = re.compile(r"s:(?P<kind>[a-z_]+)")
-TOPIC_TEMPLATE = re.compile(r"q:(?P<intent>[a-z_]{1,30}):(?P<lang>[a-z]{2})")
+T = TypeVar("T", bound=Target)
 
 
-def flow_custom_id(flow_id: str, step: str, action: str) -> str:
-    custom_id = f"f:{flow_id}:{step}:{action}"
-    if not FLOW_TEMPLATE.fullmatch(custom_id):
-        raise ValueError(f"not a routable flow component: {custom_id!r}")
-    return custom_id
+class Routed(Generic[T]):
+    """Mixed into a ``DynamicItem`` whose template is ``record.TEMPLATE``."""
 
+    record: ClassVar[type[Target]]
 
-def form_custom_id(flow_id: str, step: str, action: str) -> str:
-    custom_id = f"m:{flow_id}:{step}:{action}"
-    if not FORM_TEMPLATE.fullmatch(custom_id):
-        raise ValueError(f"not a routable form button: {custom_id!r}")
-    return custom_id
-
-
-def _ui(interaction: discord.Interaction) -> FlowUI:
-    return interaction.client.flow_ui  # type: ignore[attr-defined]  # SupportBot
-
-
-class FlowItem(discord.ui.DynamicItem[discord.ui.Item], template=FLOW_TEMPLATE):
-    """A flow's button or select (one class for both: the custom_id says where it goes)."""
+    def __init__(self, item: discord.ui.Item, target: T | None = None) -> None:
+        super().__init__(item)  # the DynamicItem's
+        self.target: T = target if target is not None else self.record.parse(self.custom_id)
 
     @classmethod
     async def from_custom_id(
         cls, interaction: discord.Interaction, item: discord.ui.Item, match: re.Match[str], /
     ) -> Any:
-        return cls(item)
+        return cls(item, cls.record.from_match(match))
+
+    def shown_in(self) -> str | None:
+        """The language of the message pressed, when the custom_id says it."""
+        return None
+
+    async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
+        return await enter(interaction, self.shown_in())
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        match = self.template.fullmatch(self.custom_id)
-        value = (
-            self.item.values[0]
-            if isinstance(self.item, discord.ui.Select) and self.item.values
-            else None
-        )
-        await _ui(interaction).on_flow_event(
-            interaction, match["flow"], match["step"], match["action"], value
-        )
+        await self.handle(interaction, services(interaction))
+
+    async def handle(self, interaction: discord.Interaction, parts: Services) -> None:
+        raise NotImplementedError
 
 
-class FormButton(discord.ui.DynamicItem[discord.ui.Button], template=FORM_TEMPLATE):
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /
-    ) -> Any:
-        return cls(item)
+class FlowItem(
+    Routed[FlowControl], discord.ui.DynamicItem[discord.ui.Item], template=FlowControl.TEMPLATE
+):
+    """A flow's button or select (one class for both: the custom_id says where it goes)."""
 
-    async def callback(self, interaction: discord.Interaction) -> None:
-        match = self.template.fullmatch(self.custom_id)
-        await _ui(interaction).open_form(interaction, match["flow"], match["step"], match["action"])
+    record = FlowControl
+
+    async def handle(self, interaction: discord.Interaction, parts: Services) -> None:
+        item = self.item
+        value = item.values[0] if isinstance(item, discord.ui.Select) and item.values else None
+        await parts.flow_ui.on_flow_event(interaction, self.target, value)
 
 
-class StartButton(discord.ui.DynamicItem[discord.ui.Button], template=START_TEMPLATE):
+class FormButton(
+    Routed[FormOpener], discord.ui.DynamicItem[discord.ui.Button], template=FormOpener.TEMPLATE
+):
+    record = FormOpener
+
+    async def handle(self, interaction: discord.Interaction, parts: Services) -> None:
+        await parts.flow_ui.open_form(interaction, self.target)
+
+
+class StartButton(
+    Routed[StartFlow], discord.ui.DynamicItem[discord.ui.Button], template=StartFlow.TEMPLATE
+):
     """Starts a flow for the presser, whoever posted or asked: never someone else's account."""
 
-    @staticmethod
-    def custom_id_for(kind: str) -> str:
-        custom_id = f"s:{kind}"
-        if not START_TEMPLATE.fullmatch(custom_id):
-            raise ValueError(f"not a flow kind: {kind!r}")
-        return custom_id
+    record = StartFlow
 
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /
-    ) -> Any:
-        return cls(item)
-
-    async def callback(self, interaction: discord.Interaction) -> None:
-        kind = self.template.fullmatch(self.custom_id)["kind"]
-        await _ui(interaction).start_flow(interaction, kind)
+    async def handle(self, interaction: discord.Interaction, parts: Services) -> None:
+        await parts.flow_ui.start_flow(interaction, self.target.kind)
 
 
-class TopicButton(discord.ui.DynamicItem[discord.ui.Button], template=TOPIC_TEMPLATE):
+class TopicButton(Routed[Topic], discord.ui.DynamicItem[discord.ui.Button], template=Topic.TEMPLATE):
     """A topic offered by "Did you mean…?" or the menu: pressing it answers that question."""
 
-    @staticmethod
-    def custom_id_for(intent: str, lang: str) -> str:
-        custom_id = f"q:{intent}:{lang}"
-        if not TOPIC_TEMPLATE.fullmatch(custom_id):
-            raise ValueError(f"not a topic: {intent!r} in {lang!r}")
-        return custom_id
+    record = Topic
 
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /
-    ) -> Any:
-        return cls(item)
+    def shown_in(self) -> str | None:
+        return self.target.lang if self.target.lang in locales.SUPPORTED else None
 
-    async def callback(self, interaction: discord.Interaction) -> None:
-        match = self.template.fullmatch(self.custom_id)
-        await _ui(interaction).answer_topic(interaction, match["intent"], match["lang"])
+    async def handle(self, interaction: discord.Interaction, parts: Services) -> None:
+        await parts.flow_ui.answer_topic(interaction, self.target)
 
 
 DYNAMIC_ITEMS = (FlowItem, FormButton, StartButton, TopicButton)

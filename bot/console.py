@@ -5,20 +5,26 @@ language layer, so it is both a demo for anyone without a bot token and a
 test double: a script piped to stdin drives a whole session. Text lines are
 printed; a select's options, the form and the buttons are numbered, and typing
 a number picks one; a form asks for its fields one by one (a blank line skips
-an optional field). Commands mirror the Discord ones; anything else is a
-question, answered in the language it is written in.
+an optional field). Commands mirror the Discord ones (/refund, /link and
+/reminders run what the slash commands run); anything else is answered as a
+DM to the bot is (bot/support_channel.py), in the language it is written in:
+an answer, "Did you mean…?", a short word for a greeting or thanks, or the menu.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
+import uuid
 from dataclasses import dataclass
 from typing import Any, TextIO
 
 from babel import Locale
 
 import locales
+from bot.commands import _link as link_answer
+from bot.commands import _set_reminders as reminders_answer
+from bot.refunds import NO_DESK
 from core.errors import CoreError
 from core.views import AccountView
 from flows.engine import FlowEngine, Screen
@@ -71,7 +77,7 @@ class Console:
     def __init__(self, app: Any, name: str, lang: str | None, stdin: TextIO, stdout: TextIO) -> None:
         self.app = app
         self.owner = f"console:{name}"
-        self.engine = FlowEngine(app.core, app.flow_timeout)
+        self.engine = FlowEngine(app.core, app.db, app.flow_timeout, moderators=app.settings.mod_channel_id is not None)
         self.saved = lang
         self.stdin = stdin
         self.stdout = stdout
@@ -101,10 +107,14 @@ class Console:
         self._list(lang)
 
     def _controls(self, screen: Screen, reply: Reply) -> list[_Choice]:
+        """As on Discord (bot/render.py): a button whose action is the form's opens the form; a
+        form no button names gets a choice of its own, labelled with its title."""
+        form = reply.form
         found = [_Choice(screen, option=o) for o in (reply.select.options if reply.select else ())]
-        if reply.form:
-            found.append(_Choice(screen, form=reply.form))
-        found += [_Choice(screen, button=b) for b in reply.buttons]
+        if form and not any(b.action == form.action for b in reply.buttons):
+            found.append(_Choice(screen, form=form))
+        found += [_Choice(screen, form=form if form and b.action == form.action else None, button=b)
+                  for b in reply.buttons]
         return found
 
     def _list(self, lang: str) -> None:
@@ -116,10 +126,10 @@ class Console:
                 label = locales.render(choice.option.label, lang)
                 if choice.option.description:
                     label += " — " + locales.render(choice.option.description, lang)
-            elif choice.form:
-                label = locales.render(choice.form.title, lang)
-            else:
+            elif choice.button:
                 label = locales.render(choice.button.label, lang)
+            else:
+                label = locales.render(choice.form.title, lang)
             self.stdout.write(f"  [{n}] {label}\n")
         self.stdout.flush()
 
@@ -179,7 +189,8 @@ class Console:
         for field in form.fields:
             while True:
                 hint = M("An empty line skips it.") if not field.required else M("This one is needed.")
-                self.stdout.write(f"{locales.render(field.label, lang)} {locales.render(hint, lang)}\n")
+                # The field, then how to answer it, each on its own line.
+                self.say(lang, field.label, hint)
                 value = await self.read()
                 if value is None:
                     return None
@@ -198,17 +209,46 @@ class Console:
             await self.help()
         elif name == "/language":
             await self.set_language(rest.strip())
+        elif name == "/refund":
+            await self.refund(await self.language())
+        elif name == "/link":
+            await self.link(rest.strip())
+        elif name == "/reminders":
+            await self.reminders(rest.strip().lower())
         else:
             self.say(await self.language(), M("Unknown command {command}. Type /help to see the commands.", command=name))
 
     async def help(self) -> None:
         lines = (
-            M("Commands: /subscription, /cancel, /resume, /plan, /topup, /credits, /language CODE, /quit."),
+            M("Commands: /subscription, /cancel, /resume, /plan, /topup, /credits, /refund, /link CODE, "
+              "/reminders on|off, /language CODE, /quit."),
             M("Or just ask a question, in your own language."),
         )
         talk = Button(M("Talk to a moderator"), "start:help")
         self.show(Screen(None, "help", "commands", Reply(lines, buttons=(talk,), final=True), self.owner),
                   await self.language())
+
+    async def refund(self, lang: str) -> None:
+        """As /refund (or a refund question) in a DM: the intake runs right here; without a
+        moderators' channel there is nobody to decide, and it says so (bot/refunds.py)."""
+        if not self.engine.moderators:
+            self.say(lang, NO_DESK)
+            return
+        self.show(await self.engine.start("refund", self.owner), lang)
+
+    async def link(self, code: str) -> None:
+        """As /link CODE: the same answer; each use is its own attempt (a new key)."""
+        if not 4 <= len(code) <= 32:  # what Discord's option allows
+            self.say(await self.language(), M("Get a one-time link code for your account, then use /link CODE here."))
+            return
+        self.show(await link_answer(self.app.core, code, self.owner, uuid.uuid4().int), await self.language())
+
+    async def reminders(self, state: str) -> None:
+        """As /reminders on|off."""
+        if state not in ("on", "off"):
+            self.say(await self.language(), M("Type /reminders on or /reminders off."))
+            return
+        self.show(await reminders_answer(self.app.core, self.owner, state == "on"), await self.language())
 
     async def set_language(self, code: str) -> None:
         users = self.app.core.users
@@ -228,14 +268,21 @@ class Console:
         self.say(chosen, M("I'll answer in {language} from now on.", language=Locale.parse(tag).get_display_name(tag)))
 
     async def question(self, text: str) -> None:
-        """As in a DM: an answer, "Did you mean…?", or the menu when the message fits nothing."""
+        """As in a DM (bot/support_channel.py): an answer, "Did you mean…?", a short word for a
+        greeting or thanks, or the menu when the message fits nothing."""
         lang = await self.language(text)
         await self.app.core.users.remember_language(self.owner, lang)
         decision = locales.understand(text, lang)
+        talk = locales.small_talk(text) if decision.kind == "none" else None
         if decision.kind == "ask":
             screen = self.engine.did_you_mean(decision.intents, self.owner)
+        elif decision.kind == "answer" and decision.intents[0] == "refund":
+            await self.refund(lang)  # as in a DM: the intake starts right here
+            return
         elif decision.kind == "answer":
             screen = await self.engine.answer(decision.intents[0], self.owner)
+        elif talk:
+            screen = self.engine.small_talk(talk, self.owner)
         else:  # spoken to, as in a DM: the menu rather than silence
             screen = await self.engine.answer("none", self.owner)
         self.show(screen, lang)

@@ -29,7 +29,7 @@ import aiohttp
 import discord
 
 import locales
-from bot.language import LanguagePicker, bind
+from bot.language import LanguagePicker
 from bot.render import NO_MENTIONS, Rendered, content_of, render_reply
 from core import outbox
 from core.cases import MODERATORS
@@ -129,8 +129,9 @@ class Delivery:
         db = self.app.core.db
         try:
             channel = await self._channel(owed)
-            if channel is None:  # owed to the moderators' channel, and none is set up
-                await outbox.mark_undeliverable(db, owed, int(time.time()), "no MOD_CHANNEL_ID")
+            if channel is None:  # owed to the moderators' channel, and none is set up; or to a console user
+                why = "no MOD_CHANNEL_ID" if owed.recipient == MODERATORS else "not a Discord user (console)"
+                await outbox.mark_undeliverable(db, owed, int(time.time()), why)
                 return False
             rendered = await self._render(owed)
             kwargs = {"view": rendered.view} if rendered.view is not None else {}
@@ -186,13 +187,15 @@ class Delivery:
             if not channel_id:
                 return None
             return self.client.get_channel(channel_id) or await self.client.fetch_channel(channel_id)
+        if not owed.recipient.isdecimal():  # "console:NAME" (bot/console.py): nobody on Discord to DM
+            return None
         return await self.client.create_dm(discord.Object(int(owed.recipient)))
 
     async def _render(self, owed: outbox.Owed) -> Rendered:
         """The message in the recipient's language now (their choice may have changed since);
         the moderators' channel has its own (bot/moderation.py)."""
         if owed.recipient != MODERATORS:
-            bind(await self.picker.for_user(owed.recipient))
+            await self.picker.bind_user(owed.recipient)
         if owed.kind == "receipt":
             # A copy of the result the user saw: its words only, the buttons stay on the result.
             return Rendered(content_of(reply_from_json(owed.payload["reply"])), None)

@@ -18,12 +18,16 @@ from bot.discord_endpoint import apply_api_base
 from bot.reminders import DEFAULT_INTERVAL
 from bot.settings import SettingsError
 from flows.engine import FlowEngine
+from flows.limits import StartLimit
 
 log = logging.getLogger(__name__)
 
 
-def make_bot(app, *, reminder_interval: float = DEFAULT_INTERVAL, **options) -> SupportBot:
-    engine = FlowEngine(app.core, app.flow_timeout)
+def make_bot(app, *, reminder_interval: float = DEFAULT_INTERVAL, starts: StartLimit | None = None,
+             **options) -> SupportBot:
+    """``starts``: the per-user limit on new flows (tests give it a clock of their own)."""
+    engine = FlowEngine(app.core, app.db, app.flow_timeout, starts=starts,
+                        moderators=app.settings.mod_channel_id is not None)
     return SupportBot(app, engine, reminder_interval=reminder_interval, **options)
 
 

@@ -1,7 +1,7 @@
 """Interactions in, flow events out, screens back as Discord messages.
 
-Every path is the same: pick the language, ask the engine (or produce an answer), then
-show the screen: a notice goes to the presser alone, a flow step replaces the message
+Every path is the same (the reply language is already bound, bot/dispatch.py): ask the
+engine (or produce an answer), then show the screen: a notice goes to the presser alone, a flow step replaces the message
 that was pressed, a newly started flow is a new message (ephemeral in a server: account
 details are nobody else's business). Flows always run for the user who acted.
 """
@@ -16,21 +16,18 @@ import aiohttp
 import discord
 
 import locales
-from bot.components import FLOW_TEMPLATE
-from bot.language import LanguagePicker, bind
+from bot.custom_ids import FlowControl, FormOpener, Topic
+from bot.deadline import MODAL_WITHIN, time_left
+from bot.messages import BUSY, PRESS_AGAIN, SOMETHING_WRONG
 from bot.render import build_modal, render_reply, submitted_fields, text
-from bot.respond import DEFER_AFTER, edit_pressed, in_guild, in_time, send_new, send_notice
+from bot.respond import edit_pressed, in_guild, in_time, send_new, send_notice
+from bot.services import services
 from flows.answers import TOPICS
 from flows.engine import KINDS, FlowEngine, Screen
-from flows.replies import M
 from flows.texts import unknown_button
-from storage.db import StorageError
+from storage.errors import StorageError
 
 log = logging.getLogger(__name__)
-
-SOMETHING_WRONG = M("Something went wrong on our side. Please try again in a moment.")
-PRESS_AGAIN = M("That took longer than it should. Please press the button again.")
-BUSY = M("I'm very busy right now and couldn't finish that. Nothing was changed; please try again in a moment.")
 
 
 async def _ready(screen: Screen) -> Screen:
@@ -38,12 +35,9 @@ async def _ready(screen: Screen) -> Screen:
 
 
 class FlowUI:
-    def __init__(self, client: discord.Client, engine: FlowEngine, picker: LanguagePicker,
-                 on_owed: Callable[[], None] = lambda: None,
+    def __init__(self, engine: FlowEngine, on_owed: Callable[[], None] = lambda: None,
                  after_command: Callable[[discord.Interaction], Awaitable[None]] | None = None) -> None:
-        self.client = client
         self.engine = engine
-        self.picker = picker
         self.on_owed = on_owed  # a receipt DM was owed: the delivery loop sends it now
         # After answering a command: what could not reach the user by DM (bot/delivery.py).
         self.after_command = after_command
@@ -57,20 +51,20 @@ class FlowUI:
             return
         await self.run(interaction, lambda actor: self.engine.start(kind, actor), new_message=True)
 
-    async def answer_topic(self, interaction: discord.Interaction, intent: str, lang: str) -> None:
+    async def answer_topic(self, interaction: discord.Interaction, topic: Topic) -> None:
         """A topic pressed under "Did you mean…?" or the menu: that question's answer, for the
-        presser (with their own account, privately), in the language it was asked in."""
-        if intent == "refund":  # refunds are asked for in DMs, as /refund does
-            await self.client.refunds.on_command(interaction)  # type: ignore[attr-defined]
+        presser (with their own account, privately), in the language it was asked in (the
+        entry bound it from the custom_id)."""
+        if topic.intent == "refund":  # refunds are asked for in DMs, as /refund does
+            await services(interaction).refunds.on_command(interaction)
             return
-        if intent not in TOPICS or lang not in locales.SUPPORTED:  # forged or outdated
+        if topic.intent not in TOPICS or topic.lang not in locales.SUPPORTED:  # forged or outdated
             await self.unknown_button(interaction)
             return
         await self.run(
             interaction,
-            lambda actor: self.engine.answer(intent, actor, personal=True),
+            lambda actor: self.engine.answer(topic.intent, actor, personal=True),
             new_message=True,
-            shown_in=lang,
         )
 
     async def unknown_button(self, interaction: discord.Interaction) -> None:
@@ -80,66 +74,46 @@ class FlowUI:
         await self.run(interaction, lambda actor: _ready(screen), new_message=True)
 
     async def on_flow_event(
-        self,
-        interaction: discord.Interaction,
-        flow_id: str,
-        step: str,
-        action: str,
-        value: str | None,
+        self, interaction: discord.Interaction, target: FlowControl, value: str | None
     ) -> None:
         await self.run(
             interaction,
             lambda actor: self.engine.handle(
-                flow_id, step, actor, action, value=value, receipt_by_dm=in_guild(interaction)
+                target.flow_id, target.step, actor, target.action,
+                value=value, receipt_by_dm=in_guild(interaction),
             ),
             new_message=False,
         )
 
-    async def on_form_submit(self, interaction: discord.Interaction) -> None:
-        """A submitted flow form (modal); modals with other custom_ids are not ours."""
-        match = FLOW_TEMPLATE.fullmatch((interaction.data or {}).get("custom_id", ""))
-        if match is None:
-            return
+    async def on_form_submit(self, interaction: discord.Interaction, target: FlowControl) -> None:
+        """A submitted flow form (modal)."""
         fields = submitted_fields(interaction.data or {})
-        flow_id, step, action = match["flow"], match["step"], match["action"]
         await self.run(
             interaction,
             lambda actor: self.engine.handle(
-                flow_id, step, actor, action, fields=fields, receipt_by_dm=in_guild(interaction)
+                target.flow_id, target.step, actor, target.action,
+                fields=fields, receipt_by_dm=in_guild(interaction),
             ),
             new_message=interaction.message is None,
         )
 
-    async def open_form(
-        self, interaction: discord.Interaction, flow_id: str, step: str, action: str
-    ) -> None:
+    async def open_form(self, interaction: discord.Interaction, target: FormOpener) -> None:
         """Open the step's form. A modal must be the first answer to the press, so this
         cannot defer: when the read is slow the user is asked to press again."""
         actor = str(interaction.user.id)
         try:
-            lang, screen = await asyncio.wait_for(
-                self._with_language(interaction, self.engine.current(flow_id, step, actor)),
-                DEFER_AFTER,
+            screen = await asyncio.wait_for(
+                self.engine.current(target.flow_id, target.step, actor), time_left(MODAL_WITHIN)
             )
         except TimeoutError:
-            # The saved language is in the database that was just too slow: use what Discord says.
-            bind(
-                locales.choose_language(
-                    None,
-                    discord_locale=interaction.locale,
-                    guild_locale=interaction.guild_locale,
-                    default=self.picker.default,
-                )
-            )
             await send_notice(interaction, text(PRESS_AGAIN))
             return
         except Exception:
-            log.exception("opening the form of flow %s step %s failed", flow_id, step)
+            log.exception("opening the form of flow %s step %s failed", target.flow_id, target.step)
             await self._apologise(interaction)
             return
-        bind(lang)
         form = screen.reply.form
-        if not screen.notice and form is not None and form.action == action and screen.flow_id:
+        if not screen.notice and form is not None and form.action == target.action and screen.flow_id:
             await interaction.response.send_modal(build_modal(form, screen.flow_id, screen.step))
         else:
             await self.show(interaction, screen, new_message=False)
@@ -152,17 +126,11 @@ class FlowUI:
         produce: Callable[[str], Awaitable[Screen]],
         *,
         new_message: bool,
-        shown_in: str | None = None,
     ) -> None:
         """Produce a screen for the acting user in time, then show it."""
         actor = str(interaction.user.id)
         try:
-            lang, screen = await in_time(
-                interaction,
-                self._with_language(interaction, produce(actor), shown_in),
-                thinking=new_message,
-            )
-            bind(lang)
+            screen = await in_time(interaction, produce(actor), thinking=new_message)
             await self.show(interaction, screen, new_message=new_message)
             if new_message and self.after_command is not None:
                 await self._after_command(interaction)
@@ -185,13 +153,6 @@ class FlowUI:
         except Exception:
             log.exception("after interaction %s: telling the user what their DMs missed failed",
                           interaction.id)
-
-    async def _with_language(
-        self, interaction: discord.Interaction, work: Awaitable[Screen], shown_in: str | None = None
-    ) -> tuple[str, Screen]:
-        # The language is read after the work, so /language answers in the language it set.
-        screen = await work
-        return await self.picker.for_interaction(interaction, shown_in), screen
 
     async def show(
         self, interaction: discord.Interaction, screen: Screen, *, new_message: bool

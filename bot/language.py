@@ -2,21 +2,41 @@
 
 The order is SPEC section 4's, implemented by ``locales.choose_language``; this module
 only gathers its inputs from Discord (client and server locale) and from the user's
-stored preferences (saved choice, recent language).
+stored preferences (saved choice, recent language), and binds the result. Each event
+binds once, where it enters: an interaction in bot/dispatch.py, a chat message in
+bot/support_channel.py, a DM the bot owes in bot/delivery.py.
 """
 
 from __future__ import annotations
+
+import asyncio
+import logging
 
 import discord
 
 import locales
 from core.service import SubscriptionCore
 
+log = logging.getLogger(__name__)
+
+# Seconds the stored preferences may take before Discord's locales decide alone: the
+# interaction's answer is due within 3 s of its arrival, language read or not.
+LANGUAGE_WAIT = 1.0
+
 
 class LanguagePicker:
     def __init__(self, core: SubscriptionCore, default: str) -> None:
         self.core = core
         self.default = default
+
+    def from_discord(self, interaction: discord.Interaction) -> str:
+        """What Discord says alone (client, then server locale): no database read."""
+        return locales.choose_language(
+            None,
+            discord_locale=interaction.locale,
+            guild_locale=interaction.guild_locale,
+            default=self.default,
+        )
 
     async def for_interaction(
         self, interaction: discord.Interaction, shown_in: str | None = None
@@ -58,6 +78,28 @@ class LanguagePicker:
             None, saved=prefs.language, recent=prefs.recent_language, default=self.default
         )
 
+    # -- binding -----------------------------------------------------------------------------
+
+    async def bind_interaction(
+        self, interaction: discord.Interaction, shown_in: str | None = None
+    ) -> str:
+        """Bind the language of this interaction. Never raises: when the preferences are slow
+        or unreadable, Discord's locales decide, and the handler still answers in time."""
+        try:
+            async with asyncio.timeout(LANGUAGE_WAIT):
+                lang = await self.for_interaction(interaction, shown_in)
+        except Exception as exc:  # noqa: BLE001  # a timeout, a busy or broken database
+            log.warning("interaction %s: language from Discord's locales only (%r)",
+                        interaction.id, exc)
+            lang = self.from_discord(interaction)
+        return bind(lang)
+
+    async def bind_message(self, message: discord.Message, text: str) -> str:
+        return bind(await self.for_message(message, text))
+
+    async def bind_user(self, user_id: str) -> str:
+        return bind(await self.for_user(user_id))
+
 
 def bind(lang: str) -> str:
     """Bind ``lang`` for the rest of this event. discord.py runs every event, command and
@@ -65,3 +107,4 @@ def bind(lang: str) -> str:
     binding ends with the event without a reset."""
     locales.bind_language(lang)
     return lang
+

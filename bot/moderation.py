@@ -20,6 +20,7 @@ import discord
 
 import locales
 from bot.render import CONTENT_MAX, NO_MENTIONS, Rendered, cut
+from bot.respond import send_new
 from flows.replies import M, Msg
 
 log = logging.getLogger(__name__)
@@ -128,12 +129,4 @@ async def answer(
     ephemeral: bool = True,
 ) -> None:
     """The interaction's answer, or a follow-up when it was already acknowledged (deferred)."""
-    kwargs = {"view": view} if view is not None else {}
-    if interaction.response.is_done():
-        await interaction.followup.send(
-            content, ephemeral=ephemeral, allowed_mentions=NO_MENTIONS, **kwargs
-        )
-    else:
-        await interaction.response.send_message(
-            content, ephemeral=ephemeral, allowed_mentions=NO_MENTIONS, **kwargs
-        )
+    await send_new(interaction, Rendered(content, view), ephemeral=ephemeral)

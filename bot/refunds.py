@@ -21,28 +21,30 @@ the client calls it once from ``setup_hook``, before the commands are synced.
 from __future__ import annotations
 
 import logging
-import re
 import time
+from typing import TYPE_CHECKING
 
 import discord
 
-import locales
-from bot.case_text import rendered_in
 from bot.cases import CaseBoard, CaseButton
-from bot.language import LanguagePicker, bind
+from bot.components import Routed
+from bot.custom_ids import RefundRetry, retry_custom_id
+from bot.messages import NOT_YOURS, SOMETHING_WRONG
 from bot.moderation import ModChannel, send_dm
-from bot.render import NO_MENTIONS, Rendered, cut
+from bot.render import NO_MENTIONS, Rendered, cut, render_reply, text
 from bot.respond import edit_pressed, in_guild, in_time, send_new, send_notice
+from bot.services import Services, services
 from core import outbox
-from core.cases import MODERATORS
+from core.notices import MODERATORS
 from core.ledger import new_id
 from flows.engine import FINAL, FlowEngine
 from flows.refund import KIND
 from flows.replies import M, Msg
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from bot.language import LanguagePicker
 
-RETRY_TEMPLATE = re.compile(r"refund:(?P<flow>[0-9a-f]{32}):retry")
+log = logging.getLogger(__name__)
 
 CHECK_DMS = M(
     "I've sent you a direct message about your refund request: please check your DMs, we'll follow up there."
@@ -69,35 +71,13 @@ ALREADY_SENT = M(
 RETRY_EXPIRED = M(
     "This refund request has expired. Nothing was sent to the moderators; use /refund to start again."
 )
-NOT_YOURS = M("Only the person who asked can use this button.")
 RETRY = M("Retry")
-SOMETHING_WRONG = M("Something went wrong on our side. Please try again in a moment.")
-
-
-def retry_custom_id(flow_id: str) -> str:
-    custom_id = f"refund:{flow_id}:retry"
-    if not RETRY_TEMPLATE.fullmatch(custom_id):
-        raise ValueError(f"not a refund flow id: {flow_id!r}")
-    return custom_id
-
-
-def text(msg: Msg) -> str:
-    return locales.render(msg)
 
 
 class RefundDesk:
-    def __init__(
-        self,
-        client: discord.Client,
-        app,
-        engine: FlowEngine,
-        picker: LanguagePicker,
-        board: CaseBoard,
-    ) -> None:
+    def __init__(self, client: discord.Client, engine: FlowEngine, board: CaseBoard) -> None:
         self.client = client
-        self.app = app
         self.engine = engine
-        self.picker = picker
         self.board = board
 
     @property
@@ -106,14 +86,12 @@ class RefundDesk:
 
     # -- the requests ---------------------------------------------------------------------------
 
-    async def _request(self, user_id: int, lang: str) -> tuple[Msg, discord.ui.View | None]:
-        """Start the intake and DM it; what to say where the user asked (in ``lang``, bound by the caller)."""
+    async def _request(self, user_id: int) -> tuple[Msg, discord.ui.View | None]:
+        """Start the intake and DM it; what to say where the user asked."""
         if not self.has_desk:
             return NO_DESK, None
         screen = await self.engine.start(KIND, str(user_id))
-        sent = await send_dm(
-            self.client, user_id, rendered_in(lang, screen.reply, screen.flow_id, screen.step)
-        )
+        sent = await send_dm(self.client, user_id, render_reply(screen.reply, screen.flow_id, screen.step))
         if sent is not None:
             return CHECK_DMS, None
         if screen.flow_id is None:  # nothing stored to come back to (e.g. an unlinked account)
@@ -131,21 +109,16 @@ class RefundDesk:
                 )
             )
         )
+        view.stop()  # not kept by discord.py (an ephemeral reply's view would live 15 minutes)
         return view
 
     async def on_command(self, interaction: discord.Interaction) -> None:
         """/refund: in a server, the intake goes to DMs; in the DM itself, it simply runs there."""
         if interaction.guild_id is None and self.has_desk:
-            await self.client.flow_ui.start_flow(interaction, KIND)  # type: ignore[attr-defined]
+            await services(interaction).flow_ui.start_flow(interaction, KIND)
             return
-
-        async def work() -> tuple[str, Msg, discord.ui.View | None]:
-            lang = await self.picker.for_interaction(interaction)
-            return (lang, *await self._request(interaction.user.id, lang))
-
         try:
-            lang, said, view = await in_time(interaction, work(), thinking=True)
-            bind(lang)
+            said, view = await in_time(interaction, self._request(interaction.user.id), thinking=True)
             await send_new(interaction, Rendered(text(said), view), ephemeral=in_guild(interaction))
         except Exception:
             log.exception("/refund for user %s failed", interaction.user.id)
@@ -154,18 +127,17 @@ class RefundDesk:
     async def on_message(self, message: discord.Message) -> None:
         """A message recognised as a refund request, in the language bound for it: a public
         reply that says only where to look (nothing about the account), and the DM."""
-        lang = locales.current_language()
         if (
             message.guild is None and self.has_desk
         ):  # asked in the DM itself: the intake starts right here
             screen = await self.engine.start(KIND, str(message.author.id))
-            rendered = rendered_in(lang, screen.reply, screen.flow_id, screen.step)
+            rendered = render_reply(screen.reply, screen.flow_id, screen.step)
             kwargs = {"view": rendered.view} if rendered.view is not None else {}
             await message.reply(
                 rendered.content, allowed_mentions=NO_MENTIONS, mention_author=False, **kwargs
             )
             return
-        said, view = await self._request(message.author.id, lang)
+        said, view = await self._request(message.author.id)
         kwargs = {"view": view} if view is not None else {}
         await message.reply(
             text(said), allowed_mentions=NO_MENTIONS, mention_author=False, **kwargs
@@ -176,30 +148,28 @@ class RefundDesk:
     async def retry(self, interaction: discord.Interaction, flow_id: str) -> None:
         actor = str(interaction.user.id)
 
-        async def work() -> tuple[str, Msg, bool]:
-            """(language, what to say, whether it replaces the notice that was pressed)."""
-            lang = await self.picker.for_interaction(interaction)
+        async def work() -> tuple[Msg, bool]:
+            """(what to say, whether it replaces the notice that was pressed)."""
             flow = await self.engine.store.load(flow_id)
             if flow is None or flow.kind != KIND:
-                return lang, RETRY_EXPIRED, False
+                return RETRY_EXPIRED, False
             if flow.owner != actor:
-                return lang, NOT_YOURS, False
+                return NOT_YOURS, False
             if flow.data.get(FINAL):
-                return lang, ALREADY_SENT, True
+                return ALREADY_SENT, True
             screen = await self.engine.current(flow_id, flow.step, actor)
             if screen.notice:
-                return lang, RETRY_EXPIRED, False
+                return RETRY_EXPIRED, False
             # The intake as it stands (the same flow: nothing starts over, nothing is duplicated).
             sent = await send_dm(
                 self.client,
                 interaction.user.id,
-                rendered_in(lang, screen.reply, screen.flow_id, screen.step),
+                render_reply(screen.reply, screen.flow_id, screen.step),
             )
-            return (lang, CHECK_DMS, True) if sent is not None else (lang, STILL_CLOSED, False)
+            return (CHECK_DMS, True) if sent is not None else (STILL_CLOSED, False)
 
         try:
-            lang, said, replace = await in_time(interaction, work(), thinking=False)
-            bind(lang)
+            said, replace = await in_time(interaction, work(), thinking=False)
             if replace:  # the notice and its Retry button are done with
                 await edit_pressed(interaction, Rendered(text(said), None))
             else:
@@ -209,18 +179,15 @@ class RefundDesk:
             await send_notice(interaction, text(SOMETHING_WRONG))
 
 
-class RetryButton(discord.ui.DynamicItem[discord.ui.Button], template=RETRY_TEMPLATE):
+class RetryButton(
+    Routed[RefundRetry], discord.ui.DynamicItem[discord.ui.Button], template=RefundRetry.TEMPLATE
+):
     """Retry on the "your DMs are closed" notice: sends the owner's refund intake by DM again."""
 
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /
-    ):
-        return cls(item)
+    record = RefundRetry
 
-    async def callback(self, interaction: discord.Interaction) -> None:
-        desk: RefundDesk = interaction.client.refunds  # type: ignore[attr-defined]
-        await desk.retry(interaction, self.template.fullmatch(self.custom_id)["flow"])
+    async def handle(self, interaction: discord.Interaction, parts: Services) -> None:
+        await parts.refunds.retry(interaction, self.target.flow_id)
 
 
 DYNAMIC_ITEMS = (RetryButton, CaseButton)
@@ -231,19 +198,18 @@ async def mod_line(payload: dict) -> Rendered:
     return Rendered(payload["text"], None)
 
 
-def register(bot, app, engine: FlowEngine) -> RefundDesk:
+def register(bot, app, engine: FlowEngine, picker: LanguagePicker) -> RefundDesk:
     """Wire refunds, the case queue and /admin into ``bot``: one call from the client, before
     the commands are synced (the client adds ``DYNAMIC_ITEMS`` in its setup_hook).
 
-    Sets ``bot.refunds`` (RefundDesk: /refund and support messages recognised as ``refund``)
-    and ``bot.case_board`` (CaseBoard: the case buttons' reason forms, ``on_form_submit``),
-    adds the /admin group. New cases and decisions reach MOD_CHANNEL_ID through the outbox
-    (the core owes them; the delivery loop renders them with the board).
+    Returns the RefundDesk (/refund and support messages recognised as ``refund``), whose
+    ``board`` is the CaseBoard (the case buttons and their reason forms), and adds the /admin
+    group. New cases and decisions reach MOD_CHANNEL_ID through the outbox (the core owes
+    them; the delivery loop renders them with the board).
     """
     from bot.admin import build_admin
 
     settings = app.settings
-    picker = LanguagePicker(app.core, settings.default_locale)
 
     async def owe_line(text: str) -> None:
         # A moderator's action is already committed by the core: its line is owed right after.
@@ -263,7 +229,6 @@ def register(bot, app, engine: FlowEngine) -> RefundDesk:
     bot.delivery.add_renderer("case_post", board.post_message)
     bot.delivery.add_renderer("case_decision_log", board.decision_log_message)
     bot.delivery.add_renderer("mod_line", mod_line)
-    desk = RefundDesk(bot, app, engine, picker, board)
-    bot.refunds, bot.case_board = desk, board
+    desk = RefundDesk(bot, engine, board)
     bot.tree.add_command(build_admin(app, board))
     return desk

@@ -1,6 +1,6 @@
 """A flow's Reply as a Discord message: text in the bound language, components that route back.
 
-Every component carries its meaning in its custom_id (see ``bot.components``), so a
+Every component carries its meaning in its custom_id (see ``bot.custom_ids``), so a
 message keeps working after a restart and on any process: nothing about it is kept in
 memory. Texts are cut to Discord's limits here, once, so a long translation costs a few
 characters instead of a rejected message.
@@ -13,14 +13,8 @@ from dataclasses import dataclass
 import discord
 
 import locales
-from bot.components import (
-    FlowItem,
-    FormButton,
-    StartButton,
-    TopicButton,
-    flow_custom_id,
-    form_custom_id,
-)
+from bot.components import FlowItem, FormButton, StartButton, TopicButton
+from bot.custom_ids import FlowControl, FormOpener, StartFlow, Target, Topic, flow_custom_id
 from flows.replies import Button, Form, Msg, Reply
 
 # Discord's limits (message content, button label, select texts, modal texts).
@@ -105,11 +99,14 @@ def render_reply(reply: Reply, flow_id: str | None, step: str) -> Rendered:
         items.insert(0, FlowItem(select))  # the choice first, the buttons under it
     if not items:
         return Rendered(content_of(reply), None)
-    # timeout=None: a View here only carries components; clicks arrive through the
-    # registered dynamic items, never through this object (it is not kept).
+    # A View here only carries components; clicks arrive through the registered dynamic
+    # items, never through this object. Stopped before it is sent, so discord.py does not
+    # keep it: an ephemeral reply's view would otherwise live 15 minutes (a timer task
+    # each), and memory would grow with every reply.
     view = discord.ui.View(timeout=None)
     for item in items:
         view.add_item(item)
+    view.stop()
     return Rendered(content_of(reply), view)
 
 
@@ -117,29 +114,24 @@ def _button(button: Button, flow_id: str | None, step: str, *, opens_form: bool)
     label = cut(text(button.label), BUTTON_LABEL_MAX)
     style = STYLES.get(button.style, discord.ButtonStyle.secondary)
     if button.action.startswith(START_PREFIX):
-        kind = button.action.removeprefix(START_PREFIX)
-        return StartButton(
-            discord.ui.Button(label=label, style=style, custom_id=StartButton.custom_id_for(kind))
-        )
+        start = StartFlow(button.action.removeprefix(START_PREFIX))
+        return StartButton(_plain(label, style, start), start)
     if button.action.startswith(ANSWER_PREFIX):
-        intent = button.action.removeprefix(ANSWER_PREFIX)
-        custom_id = TopicButton.custom_id_for(intent, locales.current_language())
-        return TopicButton(discord.ui.Button(label=label, style=style, custom_id=custom_id))
+        topic = Topic(button.action.removeprefix(ANSWER_PREFIX), locales.current_language())
+        return TopicButton(_plain(label, style, topic), topic)
     if flow_id is None:
         raise ValueError(
             f"button {button.action!r} needs a stored flow; only start: and answer: work without one"
         )
     if opens_form:
-        return FormButton(
-            discord.ui.Button(
-                label=label, style=style, custom_id=form_custom_id(flow_id, step, button.action)
-            )
-        )
-    return FlowItem(
-        discord.ui.Button(
-            label=label, style=style, custom_id=flow_custom_id(flow_id, step, button.action)
-        )
-    )
+        opener = FormOpener(flow_id, step, button.action)
+        return FormButton(_plain(label, style, opener), opener)
+    control = FlowControl(flow_id, step, button.action)
+    return FlowItem(_plain(label, style, control), control)
+
+
+def _plain(label: str, style: discord.ButtonStyle, target: Target) -> discord.ui.Button:
+    return discord.ui.Button(label=label, style=style, custom_id=target.custom_id)
 
 
 def build_modal(form: Form, flow_id: str, step: str) -> discord.ui.Modal:

@@ -15,6 +15,8 @@ from typing import TypeVar
 
 import discord
 
+from bot.deadline import time_left
+from bot.observe import counted
 from bot.render import NO_MENTIONS, Rendered
 
 log = logging.getLogger(__name__)
@@ -29,12 +31,14 @@ def in_guild(interaction: discord.Interaction) -> bool:
 
 
 async def in_time(interaction: discord.Interaction, work: Awaitable[T], *, thinking: bool) -> T:
-    """Await ``work``, deferring the interaction first if it takes longer than DEFER_AFTER.
+    """Await ``work``, deferring the interaction first if it is not done DEFER_AFTER
+    seconds after the interaction arrived.
 
     ``thinking`` for answers that will be a new message (commands, start buttons): the
     user sees "thinking…", ephemeral in a server. Without it, a component's message is
     left as is until the answer edits it or an ephemeral notice follows.
     """
+    work = counted(interaction, work)  # every interaction's work passes here: its time and outcome (bot/metrics.py)
     # A timer rather than a task racing a timeout: most work finishes well inside the
     # limit, and then this costs one timer handle, not two tasks.
     loop = asyncio.get_running_loop()
@@ -45,9 +49,10 @@ async def in_time(interaction: discord.Interaction, work: Awaitable[T], *, think
             deferring.append(loop.create_task(interaction.response.defer(
                 thinking=thinking, ephemeral=thinking and in_guild(interaction))))
 
-    if DEFER_AFTER <= 0:  # told to acknowledge every interaction first
+    delay = time_left(DEFER_AFTER)
+    if delay <= 0:  # told to acknowledge every interaction first, or already late
         defer()
-    timer = loop.call_later(max(DEFER_AFTER, 0), defer)
+    timer = loop.call_later(max(delay, 0), defer)
     try:
         result = await work
     except BaseException:

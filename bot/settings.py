@@ -15,6 +15,9 @@ from dotenv import dotenv_values
 
 LOCALES = ("en", "fa", "ar", "es", "tr", "ru", "de", "fr", "pt")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+DATABASE_URL = "sqlite:///data/bot.db"  # when DATABASE_URL is not set
+DEMO_DATABASE_URL = "sqlite:///data/demo.db"  # when it is not set and CLOCK=simulated
+LOG_FORMATS = ("text", "json")
 
 
 class SettingsError(Exception):
@@ -26,7 +29,7 @@ class SettingsError(Exception):
 @dataclass(frozen=True)
 class Settings:
     discord_token: str | None = field(default=None, repr=False)  # never printed
-    database_url: str = "sqlite:///data/bot.db"
+    database_url: str = DATABASE_URL
     support_channel_ids: tuple[int, ...] = ()
     moderator_role_ids: tuple[int, ...] = ()
     mod_channel_id: int | None = None
@@ -40,6 +43,8 @@ class Settings:
     shard_count: int | None = None
     shard_ids: tuple[int, ...] = ()
     log_level: str = "INFO"
+    log_format: str = "text"
+    metrics_addr: tuple[str, int] | None = None  # (host, port) of /healthz and /metrics; None: off
     payment_simulation: str = "ok"
     payment_simulation_ledger: str | None = None
     discord_api_base: str | None = None
@@ -80,6 +85,18 @@ def _shard_ids(raw: str | None) -> tuple[int, ...]:
     return _ids("SHARD_IDS", raw)
 
 
+def _host_port(name: str, raw: str | None) -> tuple[str, int] | None:
+    """'127.0.0.1:9108', '[::1]:9108' or '0.0.0.0:9108'; empty is None (off). Port 0: any free port."""
+    if not raw or not raw.strip():
+        return None
+    raw = raw.strip()
+    host, sep, port = raw.rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not sep or not host or not port.isdigit() or int(port) > 65535 or any(c.isspace() or c in "/[]" for c in host):
+        raise SettingsError(name, f"expected host:port such as 127.0.0.1:9108 (empty: off), got {raw!r}")
+    return host, int(port)
+
+
 def load_settings(env: dict[str, str] | None = None, env_file: str | Path = ".env") -> Settings:
     """Read the process environment over the .env file (the environment wins)."""
     values: dict[str, str | None] = {}
@@ -92,7 +109,12 @@ def load_settings(env: dict[str, str] | None = None, env_file: str | Path = ".en
     get = values.get
 
     token = (get("DISCORD_TOKEN") or "").strip() or None
-    database_url = (get("DATABASE_URL") or "").strip() or "sqlite:///data/bot.db"
+    clock = (get("CLOCK") or "system").strip()
+    if clock not in ("system", "simulated"):
+        raise SettingsError("CLOCK", f"expected system or simulated, got {clock!r}")
+    # Simulated time gets a database of its own unless one is named: its records never mix
+    # with a real-time run's (a renewal "in December" while simulated time says November).
+    database_url = (get("DATABASE_URL") or "").strip() or (DEMO_DATABASE_URL if clock == "simulated" else DATABASE_URL)
     if not database_url.startswith(("sqlite:///", "postgresql://", "postgres://")):
         raise SettingsError("DATABASE_URL", "must look like sqlite:///data/bot.db or postgresql://user@host/db")
     mod_channel = _ids("MOD_CHANNEL_ID", get("MOD_CHANNEL_ID"))
@@ -105,12 +127,12 @@ def load_settings(env: dict[str, str] | None = None, env_file: str | Path = ".en
     plans_file = (get("PLANS_FILE") or "").strip() or None
     if plans_file and not Path(plans_file).is_file():
         raise SettingsError("PLANS_FILE", f"no such file: {plans_file}")
-    clock = (get("CLOCK") or "system").strip()
-    if clock not in ("system", "simulated"):
-        raise SettingsError("CLOCK", f"expected system or simulated, got {clock!r}")
     log_level = (get("LOG_LEVEL") or "INFO").strip().upper()
     if log_level not in LOG_LEVELS:
         raise SettingsError("LOG_LEVEL", f"expected one of {', '.join(LOG_LEVELS)}")
+    log_format = (get("LOG_FORMAT") or "text").strip().lower()
+    if log_format not in LOG_FORMATS:
+        raise SettingsError("LOG_FORMAT", f"expected text or json, got {log_format!r}")
     payment = (get("PAYMENT_SIMULATION") or "ok").strip()
     if payment not in ("ok", "decline", "fail", "charge_twice"):
         raise SettingsError("PAYMENT_SIMULATION", "expected ok, decline, fail or charge_twice")
@@ -140,6 +162,8 @@ def load_settings(env: dict[str, str] | None = None, env_file: str | Path = ".en
         shard_count=shard_count,
         shard_ids=shard_ids,
         log_level=log_level,
+        log_format=log_format,
+        metrics_addr=_host_port("METRICS_ADDR", get("METRICS_ADDR")),
         payment_simulation=payment,
         payment_simulation_ledger=(get("PAYMENT_SIMULATION_LEDGER") or "").strip() or None,
         discord_api_base=(get("DISCORD_API_BASE") or "").strip() or None,

@@ -5,9 +5,11 @@ The question model (``locales.understand``) decides:
   that start the matching flow for whoever presses them (``s:<kind>``): the answer is
   public, the account behind any button is always the presser's own;
 - an unclear one gets "Did you mean…?" with the likeliest questions as buttons (``q:``);
-- anything else gets silence in a support channel, and the menu of what the bot can help
-  with when the bot was mentioned or written to in a DM (it was spoken to: silence would
-  look broken). Other bots and the bot itself always get silence.
+- anything else gets silence in a support channel; when the bot was mentioned or written
+  to in a DM (it was spoken to: silence would look broken), a greeting or thanks
+  (``locales.small_talk``) gets a short friendly word and anything else the menu of what
+  the bot can help with. Other bots and the bot itself always get silence.
+The console (bot/console.py) answers what is typed to it the same way, as a DM.
 """
 
 from __future__ import annotations
@@ -20,8 +22,11 @@ from collections import defaultdict, deque
 import discord
 
 import locales
-from bot.language import LanguagePicker, bind
+from bot.language import LanguagePicker
+from bot.observe import question_decided
+from bot.question_record import record_decision
 from bot.render import NO_MENTIONS, render_reply
+from bot.services import services
 
 log = logging.getLogger(__name__)
 
@@ -98,22 +103,27 @@ class SupportChannels:
         if not text and not self.spoken_to(message):
             return
         try:
-            lang = bind(await self.picker.for_message(message, text))
+            lang = await self.picker.bind_message(message, text)
             decision = locales.understand(text, lang)
+            question_decided(lang, decision.kind, self.spoken_to(message))
+            await record_decision(self.engine.core, decision, lang, spoken_to=self.spoken_to(message))
             if decision.kind == "none" and not self.spoken_to(message):
                 return
             if not self.rate_limit.allow(message.author.id):
                 return
             intent = decision.intents[0] if decision.kind == "answer" else "none"
             if intent == "refund":  # refunds go to DMs (bot/refunds.py)
-                await self.client.refunds.on_message(message)
+                await services(self.client).refunds.on_message(message)
                 return
             # In a server the answer is public: the rule only, no account facts; each
             # presser of its buttons sees their own, ephemerally. A DM may be personal.
             personal = message.guild is None
             owner = str(message.author.id)
+            talk = locales.small_talk(text) if decision.kind == "none" else None
             if decision.kind == "ask":
                 screen = self.engine.did_you_mean(decision.intents, owner)
+            elif talk:
+                screen = self.engine.small_talk(talk, owner)
             else:  # an answer, or the menu ("none") when spoken to
                 screen = await self.engine.answer(intent, owner, personal=personal)
             rendered = render_reply(screen.reply, screen.flow_id, screen.step)

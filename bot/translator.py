@@ -33,6 +33,11 @@ VALID_NAME = re.compile(r"^[-_'\w]{1,32}$")
 DESCRIPTION_MAX = 100
 
 
+def command_text(msg: Msg) -> locale_str:
+    """A command's name, description or option text: its msgid, translated at sync time."""
+    return locale_str(msg.msgid)
+
+
 class CatalogTranslator(Translator):
     async def translate(
         self, string: locale_str, locale: discord.Locale, context: TranslationContextTypes

@@ -8,29 +8,29 @@ from core import attempts
 from core.clock import from_ts, to_ts
 from core.ledger import new_id
 from core.money import Money
-from core.payments import PaymentProvider
 from core.views import Invoice
 from storage.db import Tx
 
 
 async def charge(
-    tx: Tx, provider: PaymentProvider, account_id: str, amount: Money, key: str, at: datetime, *,
+    tx: Tx, account_id: str, amount: Money, key: str, at: datetime, *,
     kind: str, subscription_id: str | None = None, plan: str | None = None, bundle: str | None = None, bucket_id: str | None = None,
-    period: tuple[datetime, datetime] | None = None,
+    period: tuple[datetime, datetime] | None = None, attempt: dict | None | object = attempts.UNREAD,
 ) -> list[str]:
     """Take ``amount`` and write an invoice per provider charge (two if it charged twice).
 
     A zero amount (an upgrade fully covered by proration) still gets an invoice,
-    so every money movement and every plan start has its record.
+    so every money movement and every plan start has its record. ``attempt``: the
+    payment attempt of ``key`` when the caller has read it already (core/account_state.py).
     """
     charge_ids: tuple[str, ...] = (f"none_{key}",)
     if amount.minor > 0:
-        # Two-phase (core/attempts.py): the provider was called between runs of this transaction.
-        charge_ids = await attempts.take(tx, provider, account_id, amount, key)
+        # Two-phase (core/attempts.py): the provider was called before this transaction's run.
+        charge_ids = await attempts.take(tx, account_id, amount, key, attempt)
     invoice_ids = []
     for charge_id in charge_ids:
         invoice_id = new_id()
-        await tx.execute(
+        await tx.write(
             "INSERT INTO invoices (id, account_id, kind, amount, currency, subscription_id, plan, bundle, bucket_id, "
             "provider_charge_id, period_start, period_end, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             invoice_id, account_id, kind, amount.minor, amount.currency, subscription_id, plan, bundle, bucket_id,

@@ -13,13 +13,66 @@ when the account first spends that day.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from core.clock import from_ts, to_ts, utc_day_start
 from core.errors import CoreError
+from core.views import Credits
 from storage.db import Tx
 
 SPEND_ORDER = ("free", "subscription", "topup")
+
+# The balances of the account aliased ``a`` at a moment, as columns of a SELECT (one
+# statement with the rest of what a command reads, core/account_state.py); its parameters
+# are ``balance_params(at)``. Free and subscription buckets always expire, top-ups never.
+BALANCE_COLUMNS = (
+    "(SELECT COALESCE(SUM(c.remaining), 0) FROM credit_buckets c WHERE c.account_id = a.id AND c.kind = 'free' "
+    "AND c.remaining > 0 AND c.expires_at > ?) AS free_left, "
+    "(SELECT COUNT(*) FROM credit_buckets c WHERE c.account_id = a.id AND c.source = ?) AS free_written, "
+    "(SELECT COALESCE(SUM(c.remaining), 0) FROM credit_buckets c WHERE c.account_id = a.id "
+    "AND c.kind = 'subscription' AND c.remaining > 0 AND c.expires_at > ?) AS subscription_left, "
+    "(SELECT MAX(c.expires_at) FROM credit_buckets c WHERE c.account_id = a.id AND c.kind = 'subscription' "
+    "AND c.remaining > 0 AND c.expires_at > ?) AS subscription_expiry, "
+    "(SELECT COALESCE(SUM(c.remaining), 0) FROM credit_buckets c WHERE c.account_id = a.id AND c.kind = 'topup' "
+    "AND c.remaining > 0) AS topup_left, "
+    "(SELECT COUNT(*) FROM credit_buckets c WHERE c.account_id = a.id AND c.remaining > 0 "
+    "AND c.expires_at <= ?) AS lapsed"
+)
+
+
+@dataclass(frozen=True)
+class Balances:
+    """What an account holds at a moment, by kind."""
+
+    free: int  # left in today's free bucket (0 while none is written)
+    free_written: bool  # today's free bucket exists (written when the account first spends that day)
+    subscription: int
+    subscription_expires_at: datetime | None
+    topup: int
+    lapsed: bool  # some bucket's time has passed and its expire entry is not written yet
+
+    def credits(self, daily_free: int) -> Credits:
+        """As the user sees them: ``daily_free`` stands in for today's bucket until it is written."""
+        free = self.free if self.free_written or not daily_free else daily_free
+        return Credits(free, self.subscription, self.subscription_expires_at, self.topup)
+
+
+def balance_params(at: datetime) -> tuple[Any, ...]:
+    ts = to_ts(at)
+    return ts, free_day_source(utc_day_start(at)), ts, ts, ts
+
+
+def balances_from(row: dict[str, Any]) -> Balances:
+    expiry = row["subscription_expiry"]
+    return Balances(int(row["free_left"]), bool(row["free_written"]), int(row["subscription_left"]),
+                    from_ts(expiry) if expiry is not None else None, int(row["topup_left"]), bool(row["lapsed"]))
+
+
+async def balances(tx: Tx, account_id: str, at: datetime) -> Balances:
+    row = await tx.fetchone(f"SELECT {BALANCE_COLUMNS} FROM accounts a WHERE a.id = ?", *balance_params(at), account_id)
+    return balances_from(row) if row else Balances(0, False, 0, None, 0, False)
 
 
 def new_id() -> str:
@@ -33,26 +86,31 @@ def free_day_source(day_start: datetime) -> str:
 async def add_entry(tx: Tx, account_id: str, bucket_id: str, delta: int, kind: str, ref: str | None, at: datetime) -> None:
     if delta == 0:
         return
-    await tx.execute(
+    await tx.write(
         "INSERT INTO credit_entries (id, account_id, bucket_id, delta, kind, ref, created_at) "
         "VALUES (?, ?, ?, ?, ?, ?, ?)",
         new_id(), account_id, bucket_id, delta, kind, ref, to_ts(at),
     )
-    await tx.execute("UPDATE credit_buckets SET remaining = remaining + ? WHERE id = ?", delta, bucket_id)
+    await tx.write("UPDATE credit_buckets SET remaining = remaining + ? WHERE id = ?", delta, bucket_id)
 
 
 async def grant(
     tx: Tx, account_id: str, kind: str, amount: int, source: str, at: datetime,
     expires_at: datetime | None, ref: str | None = None,
 ) -> str:
-    """A new bucket holding ``amount``, with its grant entry."""
+    """A new bucket holding ``amount``, with its grant entry (written full: the two rows
+    need no update of one by the other, so they may go to the database together)."""
     bucket_id = new_id()
-    await tx.execute(
+    await tx.write(
         "INSERT INTO credit_buckets (id, account_id, kind, amount, remaining, expires_at, source, created_at) "
-        "VALUES (?, ?, ?, ?, 0, ?, ?, ?)",
-        bucket_id, account_id, kind, amount, to_ts(expires_at) if expires_at else None, source, to_ts(at),
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        bucket_id, account_id, kind, amount, amount, to_ts(expires_at) if expires_at else None, source, to_ts(at),
     )
-    await add_entry(tx, account_id, bucket_id, amount, "grant", ref or source, at)
+    await tx.write(
+        "INSERT INTO credit_entries (id, account_id, bucket_id, delta, kind, ref, created_at) "
+        "VALUES (?, ?, ?, ?, 'grant', ?, ?)",
+        new_id(), account_id, bucket_id, amount, ref or source, to_ts(at),
+    )
     return bucket_id
 
 
@@ -73,9 +131,12 @@ async def free_bucket_today(tx: Tx, account_id: str, at: datetime) -> dict | Non
     )
 
 
-async def ensure_free_bucket(tx: Tx, account_id: str, daily: int, at: datetime) -> None:
-    """Write today's free bucket if the account is eligible and has none yet."""
-    if daily <= 0 or await free_bucket_today(tx, account_id, at):
+async def ensure_free_bucket(tx: Tx, account_id: str, daily: int, at: datetime, written: bool | None = None) -> None:
+    """Write today's free bucket if the account is eligible and has none yet (``written``:
+    whether it has one, when the caller has read that already)."""
+    if written is None:
+        written = await free_bucket_today(tx, account_id, at) is not None
+    if daily <= 0 or written:
         return
     day = utc_day_start(at)
     await grant(tx, account_id, "free", daily, free_day_source(day), at, day + timedelta(days=1))
@@ -120,37 +181,14 @@ async def expire_subscription_credits(tx: Tx, account_id: str, at: datetime, kin
     return forfeited
 
 
-async def has_lapsed(tx: Tx, account_id: str, at: datetime) -> bool:
-    """Whether ``expire_lapsed`` has an entry to write."""
-    return await tx.fetchone(
-        "SELECT 1 AS lapsed FROM credit_buckets WHERE account_id = ? AND remaining > 0 "
-        "AND expires_at IS NOT NULL AND expires_at <= ? LIMIT 1",
-        account_id, to_ts(at),
-    ) is not None
-
-
-async def expire_lapsed(tx: Tx, account_id: str, at: datetime) -> None:
-    """Write the expire entries of buckets whose time has passed (free days, old periods)."""
-    for bucket in await tx.fetchall(
+async def expire_lapsed(tx: Tx, account_id: str, at: datetime) -> int:
+    """Write the expire entries of buckets whose time has passed (free days, old periods);
+    returns how many buckets were closed."""
+    lapsed = await tx.fetchall(
         "SELECT id FROM credit_buckets WHERE account_id = ? AND remaining > 0 "
         "AND expires_at IS NOT NULL AND expires_at <= ?",
         account_id, to_ts(at),
-    ):
+    )
+    for bucket in lapsed:
         await close_bucket(tx, account_id, bucket["id"], "expire", at, "expired")
-
-
-async def balances(tx: Tx, account_id: str, at: datetime, virtual_free: int) -> tuple[int, int, datetime | None, int]:
-    """(free today, subscription, subscription expiry, top-up) as the user sees them now."""
-    free = subscription = topup = 0
-    sub_expiry: datetime | None = None
-    for bucket in await live_buckets(tx, account_id, at):
-        if bucket["kind"] == "free":
-            free += bucket["remaining"]
-        elif bucket["kind"] == "subscription":
-            subscription += bucket["remaining"]
-            sub_expiry = from_ts(bucket["expires_at"])
-        else:
-            topup += bucket["remaining"]
-    if virtual_free and not await free_bucket_today(tx, account_id, at):
-        free = virtual_free
-    return free, subscription, sub_expiry, topup
+    return len(lapsed)

@@ -163,3 +163,11 @@ async def counts(db) -> dict[str, int]:
     found = {r["status"]: r["n"] for r in rows}
     oldest = next((r["oldest"] for r in rows if r["status"] == PENDING), None)
     return {PENDING: 0, SENT: 0, UNDELIVERABLE: 0, EXPIRED: 0, **found, "oldest_pending": oldest or 0}
+
+
+async def backlog(db) -> tuple[int, int | None]:
+    """Pending rows and the creation time (epoch seconds) of the oldest: what the metrics
+    scrape shows. Only pending rows are read (the status index), never the sent history."""
+    async with db.read() as tx:
+        row = await tx.fetchone("SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM outbox WHERE status = 'pending'")
+    return int(row["n"]), row["oldest"]

@@ -21,9 +21,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from core import billing, ledger
+from core.account_state import is_due, touch
+from core.audit import write_audit
 from core.clock import add_months, from_ts, to_ts
 from core.errors import CoreError
-from core.payments import PaymentProvider
+from core.money import Money
 from core.plans import Catalog, Plan
 from storage.db import Tx
 
@@ -36,6 +38,11 @@ class SettleCounts:
     ended: int = 0
     past_due: int = 0
     retried: int = 0
+    expired: int = 0  # buckets whose time had passed, closed
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.renewed or self.ended or self.past_due or self.retried or self.expired)
 
 
 def period_bounds(anchor: datetime, index: int, plan: Plan) -> tuple[datetime, datetime]:
@@ -43,25 +50,26 @@ def period_bounds(anchor: datetime, index: int, plan: Plan) -> tuple[datetime, d
 
 
 async def live_subscription(tx: Tx, account_id: str) -> dict | None:
+    """Read again (after a change in this transaction); a command has it loaded (core/account_state.py)."""
     return await tx.fetchone("SELECT * FROM subscriptions WHERE account_id = ? AND status <> 'ended'", account_id)
 
 
 async def start_subscription(
-    tx: Tx, account_id: str, plan: Plan, at: datetime, invoice_key: str, provider: PaymentProvider,
-    charge_amount=None, kind: str = "subscription",
+    tx: Tx, account_id: str, plan: Plan, at: datetime, invoice_key: str,
+    charge_amount: Money | None = None, kind: str = "subscription",
 ) -> tuple[str, list[str], datetime]:
     """Charge, then create the row and grant the allowance; returns (id, invoices, period end)."""
     subscription_id = ledger.new_id()
     start, end = period_bounds(at, 0, plan)
     amount = plan.price if charge_amount is None else charge_amount
     # The row must exist before invoices reference it; a refused charge rolls both back.
-    await tx.execute(
+    await tx.write(
         "INSERT INTO subscriptions (id, account_id, plan, status, cycle_anchor, cycle_index, period_start, "
         "period_end, next_due_at, created_at) VALUES (?, ?, ?, 'active', ?, 0, ?, ?, ?, ?)",
         subscription_id, account_id, plan.id, to_ts(at), to_ts(start), to_ts(end), to_ts(end), to_ts(at),
     )
     invoices = await billing.charge(
-        tx, provider, account_id, amount, invoice_key, at, kind=kind,
+        tx, account_id, amount, invoice_key, at, kind=kind,
         subscription_id=subscription_id, plan=plan.id, period=(start, end),
     )
     await grant_allowance(tx, account_id, subscription_id, plan, start, end)
@@ -85,7 +93,7 @@ async def grant_allowance(tx: Tx, account_id: str, subscription_id: str, plan: P
 
 
 async def end_subscription(tx: Tx, sub: dict, at: datetime, reason: str) -> None:
-    await tx.execute(
+    await tx.write(
         "UPDATE subscriptions SET status = 'ended', ended_at = ?, end_reason = ?, next_due_at = NULL, "
         "scheduled_plan = NULL, scheduled_kind = NULL WHERE id = ?",
         to_ts(at), reason, sub["id"],
@@ -96,34 +104,28 @@ async def end_subscription(tx: Tx, sub: dict, at: datetime, reason: str) -> None
 async def _audit(tx: Tx, sub: dict, action: str, at: datetime, why: str | None = None, key: str | None = None,
                  **details) -> None:
     """The audit record of a change the clock made (no user asked for it)."""
-    from core.service import write_audit  # service imports this module
-
     await write_audit(tx, sub["account_id"], "system", action, at, why, key, subscription=sub["id"], **details)
 
 
-def is_due(sub: dict | None, now: datetime) -> bool:
-    """Whether ``settle`` has a boundary of this live subscription to apply by ``now``."""
-    return bool(sub and sub["next_due_at"] is not None and sub["next_due_at"] <= to_ts(now))
-
-
-async def settle(
-    tx: Tx, catalog: Catalog, provider: PaymentProvider, account_id: str, now: datetime, grace: timedelta,
-) -> SettleCounts:
-    """Apply every boundary of this account's subscription that is due by ``now``."""
+async def settle(tx: Tx, catalog: Catalog, account_id: str, now: datetime, grace: timedelta) -> SettleCounts:
+    """Apply every boundary of this account's subscription that is due by ``now``, then
+    expire lapsed credits; the account is marked changed when anything was written."""
     counts = SettleCounts()
     while True:
         sub = await live_subscription(tx, account_id)
         if not is_due(sub, now):
             break
         if sub["status"] == "active":
-            await _period_end(tx, catalog, provider, sub, grace, counts)
+            await _period_end(tx, catalog, sub, grace, counts)
         else:
-            await _retry(tx, catalog, provider, sub, counts)
-    await ledger.expire_lapsed(tx, account_id, now)
+            await _retry(tx, catalog, sub, counts)
+    counts.expired = await ledger.expire_lapsed(tx, account_id, now)
+    if counts.changed:
+        await touch(tx, account_id)
     return counts
 
 
-async def _period_end(tx: Tx, catalog: Catalog, provider: PaymentProvider, sub: dict, grace: timedelta, counts: SettleCounts) -> None:
+async def _period_end(tx: Tx, catalog: Catalog, sub: dict, grace: timedelta, counts: SettleCounts) -> None:
     at = from_ts(sub["period_end"])
     await ledger.expire_subscription_credits(tx, sub["account_id"], at)
     if sub["cancel_at_period_end"]:
@@ -131,12 +133,12 @@ async def _period_end(tx: Tx, catalog: Catalog, provider: PaymentProvider, sub: 
         await _audit(tx, sub, "subscription_end", at, "cancelled", plan=sub["plan"])
         counts.ended += 1
         return
-    if await _renew(tx, catalog, provider, sub, at, attempt="renew"):
+    if await _renew(tx, catalog, sub, at, attempt="renew"):
         counts.renewed += 1
         return
     grace_until = at + grace
     next_retry = min(at + RETRY_EVERY, grace_until)
-    await tx.execute(
+    await tx.write(
         "UPDATE subscriptions SET status = 'past_due', grace_until = ?, next_retry_at = ?, retry_count = 0, "
         "next_due_at = ? WHERE id = ?",
         to_ts(grace_until), to_ts(next_retry), to_ts(next_retry), sub["id"],
@@ -145,10 +147,10 @@ async def _period_end(tx: Tx, catalog: Catalog, provider: PaymentProvider, sub: 
     counts.past_due += 1
 
 
-async def _retry(tx: Tx, catalog: Catalog, provider: PaymentProvider, sub: dict, counts: SettleCounts) -> None:
+async def _retry(tx: Tx, catalog: Catalog, sub: dict, counts: SettleCounts) -> None:
     at = from_ts(sub["next_due_at"])
     counts.retried += 1
-    if await _renew(tx, catalog, provider, sub, at, attempt=f"retry{sub['retry_count'] + 1}"):
+    if await _renew(tx, catalog, sub, at, attempt=f"retry{sub['retry_count'] + 1}"):
         counts.renewed += 1
         return
     if sub["next_due_at"] >= sub["grace_until"]:
@@ -157,13 +159,13 @@ async def _retry(tx: Tx, catalog: Catalog, provider: PaymentProvider, sub: dict,
         counts.ended += 1
         return
     next_retry = min(at + RETRY_EVERY, from_ts(sub["grace_until"]))
-    await tx.execute(
+    await tx.write(
         "UPDATE subscriptions SET retry_count = retry_count + 1, next_retry_at = ?, next_due_at = ? WHERE id = ?",
         to_ts(next_retry), to_ts(next_retry), sub["id"],
     )
 
 
-async def _renew(tx: Tx, catalog: Catalog, provider: PaymentProvider, sub: dict, at: datetime, attempt: str) -> bool:
+async def _renew(tx: Tx, catalog: Catalog, sub: dict, at: datetime, attempt: str) -> bool:
     """Charge the next period (the scheduled plan, if any); False if the charge was refused."""
     old_plan = catalog.plan(sub["plan"])
     plan = catalog.plan(sub["scheduled_plan"] or sub["plan"])
@@ -176,14 +178,14 @@ async def _renew(tx: Tx, catalog: Catalog, provider: PaymentProvider, sub: dict,
     key = f"{attempt}:{sub['id']}:{sub['period_end']}"
     try:
         await billing.charge(
-            tx, provider, sub["account_id"], plan.price, key, at,
+            tx, sub["account_id"], plan.price, key, at,
             kind="renewal", subscription_id=sub["id"], plan=plan.id, period=(start, end),
         )
     except CoreError as exc:
         if exc.code in ("payment_declined", "payment_failed"):
             return False
         raise
-    await tx.execute(
+    await tx.write(
         "UPDATE subscriptions SET status = 'active', plan = ?, cycle_anchor = ?, cycle_index = ?, period_start = ?, "
         "period_end = ?, next_due_at = ?, scheduled_plan = NULL, scheduled_kind = NULL, grace_until = NULL, "
         "next_retry_at = NULL, retry_count = 0 WHERE id = ?",

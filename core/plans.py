@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from core.errors import CatalogError
+from core.errors import CatalogError, CoreError
 from core.money import Money
 
 FREE = "free"
@@ -47,15 +47,11 @@ class Catalog:
     bundles: dict[str, Bundle]
 
     def plan(self, plan_id: str) -> Plan:
-        from core.errors import CoreError
-
         if plan_id not in self.plans:
             raise CoreError("not_found", f"unknown plan {plan_id!r}", plan=plan_id)
         return self.plans[plan_id]
 
     def bundle(self, bundle_id: str) -> Bundle:
-        from core.errors import CoreError
-
         if bundle_id not in self.bundles:
             raise CoreError("not_found", f"unknown top-up bundle {bundle_id!r}", bundle=bundle_id)
         return self.bundles[bundle_id]

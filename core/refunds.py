@@ -25,10 +25,12 @@ def _hours(seconds: int) -> str:
     return f"{hours:.0f} h" if hours >= 1 else f"{max(1, seconds // 60)} min"
 
 
-async def recommend(tx: Tx, invoice: dict, reason: str, now_ts: int) -> Recommendation:
-    charged_at = invoice["created_at"]
-    facts: dict = {"invoice": invoice["id"], "kind": invoice["kind"], "amount": invoice["amount"], "charged_at": charged_at}
-
+async def duplicate_of(tx: Tx, invoice: dict) -> dict | None:
+    """The charge this one duplicates, if any: another unrefunded charge of the same kind and
+    amount, within ``DUPLICATE_WINDOW``, paying for the same thing (the same period, the same
+    top-up purchase; two top-ups bought a few minutes apart are two purchases, not a double
+    charge). The recommendation calls it a duplicate, and the refund of one takes nothing away."""
+    window = int(DUPLICATE_WINDOW.total_seconds())
     candidates = await tx.fetchall(
         "SELECT id, subscription_id, bucket_id, period_start FROM invoices t "
         "WHERE account_id = ? AND id <> ? AND kind = ? AND amount = ? "
@@ -36,12 +38,17 @@ async def recommend(tx: Tx, invoice: dict, reason: str, now_ts: int) -> Recommen
         # a twin already refunded no longer makes this one a duplicate
         "AND NOT EXISTS (SELECT 1 FROM invoices r WHERE r.refunds_invoice_id = t.id) ORDER BY created_at, id",
         invoice["account_id"], invoice["id"], invoice["kind"], invoice["amount"],
-        charged_at - int(DUPLICATE_WINDOW.total_seconds()), charged_at + int(DUPLICATE_WINDOW.total_seconds()),
+        invoice["created_at"] - window, invoice["created_at"] + window,
     )
-    # A duplicate pays for the same thing (the same period, the same top-up purchase);
-    # two top-ups bought a few minutes apart are two purchases, not a double charge.
     paid_for = (invoice["subscription_id"], invoice["bucket_id"], invoice["period_start"])
-    twin = next((t for t in candidates if (t["subscription_id"], t["bucket_id"], t["period_start"]) == paid_for), None)
+    return next((t for t in candidates if (t["subscription_id"], t["bucket_id"], t["period_start"]) == paid_for), None)
+
+
+async def recommend(tx: Tx, invoice: dict, reason: str, now_ts: int) -> Recommendation:
+    charged_at = invoice["created_at"]
+    facts: dict = {"invoice": invoice["id"], "kind": invoice["kind"], "amount": invoice["amount"], "charged_at": charged_at}
+
+    twin = await duplicate_of(tx, invoice)
     if twin:
         facts["duplicate_of"] = twin["id"]
         return Recommendation(True, "duplicate_charge", f"the same amount was charged twice within {_hours(int(DUPLICATE_WINDOW.total_seconds()))}: eligible as a duplicate charge", facts)
@@ -77,7 +84,7 @@ async def record(tx: Tx, invoice: dict, refund_id: str, at: datetime) -> str:
     """The refund invoice of a charge the provider has refunded (``refund_id``); its id.
     The provider is called before, outside the transaction (core/attempts.py)."""
     invoice_id = new_id()
-    await tx.execute(
+    await tx.write(
         "INSERT INTO invoices (id, account_id, kind, amount, currency, subscription_id, plan, bundle, "
         "refunds_invoice_id, provider_charge_id, created_at) VALUES (?, ?, 'refund', ?, ?, ?, ?, ?, ?, ?, ?)",
         invoice_id, invoice["account_id"], -invoice["amount"], invoice["currency"], invoice["subscription_id"],
@@ -90,4 +97,4 @@ def charged_at_text(ts: int) -> str:
     return from_ts(ts).strftime("%Y-%m-%d %H:%M UTC")
 
 
-__all__ = ["REASONS", "charged_at_text", "recommend", "record", "to_ts"]
+__all__ = ["REASONS", "charged_at_text", "duplicate_of", "recommend", "record", "to_ts"]

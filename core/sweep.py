@@ -12,26 +12,28 @@ sweep at once.
 from __future__ import annotations
 
 import time
-from datetime import timedelta
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any
 
 from core import outbox
 from core.attempts import charge_ahead
 from core.clock import to_ts
+from core.periods import SettleCounts
+from core.unit_of_work import UnitOfWork
 from core.views import SweepReport
-
-if TYPE_CHECKING:
-    from core.service import SubscriptionCore
+from storage.db import Tx
 
 
-async def run_sweep(core: SubscriptionCore, batch: int = 1000) -> SweepReport:
+async def run_sweep(work: UnitOfWork, recover: Callable[[timedelta], Awaitable[Any]], batch: int = 1000) -> SweepReport:
+    """``recover``: settles payment attempts left pending longer than it is given (core/recovery.py)."""
     # Payment attempts a crash or a silent provider left pending (core/attempts.py), once stale.
-    await core.recover_payments(older_than=timedelta(minutes=1))
-    now = core.clock.now()
+    await recover(timedelta(minutes=1))
+    now = work.clock.now()
     totals = {"renewed": 0, "ended": 0, "past_due": 0, "retried": 0}
     seen: set[str] = set()
     while True:
-        async with core.db.read() as tx:
+        async with work.db.read() as tx:
             due = await tx.fetchall(
                 "SELECT id, account_id, status, plan, scheduled_plan, period_end, cancel_at_period_end, retry_count "
                 "FROM subscriptions WHERE status <> 'ended' AND next_due_at <= ? "
@@ -43,31 +45,32 @@ async def run_sweep(core: SubscriptionCore, batch: int = 1000) -> SweepReport:
         for sub in todo:
             account_id = sub["account_id"]
             seen.add(account_id)
-            charges = await _renewal_charge(core, sub)
-            counts = await core._tx(lambda tx, a=account_id: _settle_unless_held(core, tx, a, now), charges)
+            charges = await _renewal_charge(work, sub)
+            counts = await work.paid(lambda tx, a=account_id: _settle_unless_held(work, tx, a, now), charges)
             if counts is None:
                 continue
             for name in totals:
                 totals[name] += getattr(counts, name)
-    reminders = await claim_reminders(core, now)
+    reminders = await claim_reminders(work, now)
     return SweepReport(**totals, reminders=tuple(reminders))
 
 
-async def _renewal_charge(core: SubscriptionCore, sub: dict) -> dict:
+async def _renewal_charge(work: UnitOfWork, sub: dict) -> dict:
     """A due renewal's charge, taken before its settle transaction so that runs once; its key
     is the one core/periods.py charges under, so a settle elsewhere takes the same charge."""
     if sub["cancel_at_period_end"]:
         return {}
     attempt = "renew" if sub["status"] == "active" else f"retry{sub['retry_count'] + 1}"
-    price = core.catalog.plan(sub["scheduled_plan"] or sub["plan"]).price
-    return await charge_ahead(core, sub["account_id"], price, f"{attempt}:{sub['id']}:{sub['period_end']}")
+    price = work.catalog.plan(sub["scheduled_plan"] or sub["plan"]).price
+    return await charge_ahead(work.db, work.payments, sub["account_id"], price,
+                              f"{attempt}:{sub['id']}:{sub['period_end']}")
 
 
-async def claim_reminders(core: SubscriptionCore, now) -> list[tuple[str, str, int]]:
+async def claim_reminders(work: UnitOfWork, now: datetime) -> list[tuple[str, str, int]]:
     """Renewals within the lead time for users who opted in, each claimed once per period."""
-    lead = to_ts(now + timedelta(days=core.settings.reminder_days))
+    lead = to_ts(now + timedelta(days=work.settings.reminder_days))
 
-    async def attempt(tx) -> list[tuple[str, str, int]]:
+    async def attempt(tx: Tx) -> list[tuple[str, str, int]]:
         claimed = []
         # In id order, so two processes claiming at once never wait on each other in a cycle.
         # "status <> 'ended'" is implied by "= 'active'" but spelled out: it lets the database
@@ -100,10 +103,10 @@ async def claim_reminders(core: SubscriptionCore, now) -> list[tuple[str, str, i
                 claimed.append((row["discord_id"], row["id"], row["period_end"]))
         return claimed
 
-    return await core.db.run_in_transaction(attempt)
+    return await work.db.run_in_transaction(attempt)
 
 
-async def _settle_unless_held(core: SubscriptionCore, tx, account_id: str, now):
+async def _settle_unless_held(work: UnitOfWork, tx: Tx, account_id: str, now: datetime) -> SettleCounts | None:
     """Settle one account, or None when another transaction holds it.
 
     The holder is another process's sweep or a command on the account, and
@@ -112,4 +115,4 @@ async def _settle_unless_held(core: SubscriptionCore, tx, account_id: str, now):
     """
     if not await tx.claim_account(account_id):
         return None
-    return await core._settle(tx, account_id, now)
+    return await work.settle(tx, account_id, now)

@@ -170,6 +170,51 @@ class Case:
 
 
 @dataclass(frozen=True)
+class DecisionEffects:
+    """What deciding a case did. An approved refund: its refund invoice and amount, and what it
+    took away (the subscription ended, or the top-up's unspent credits removed; nothing for a
+    duplicate charge, whose twin still pays). A denial or a closed request: nothing."""
+
+    refund_invoice_id: str | None = None
+    refunded: Money | None = None
+    subscription_ended: bool = False
+    credits_removed: int = 0
+    duplicate: bool = False
+
+    def as_details(self) -> dict[str, Any]:
+        """The JSON form, as a decision's receipt stores it (and an outbox payload carries it)."""
+        out: dict[str, Any] = {}
+        if self.refund_invoice_id:
+            out["refund_invoice"] = self.refund_invoice_id
+        if self.refunded is not None:
+            out.update(amount=self.refunded.minor, currency=self.refunded.currency)
+        if self.duplicate:
+            out["duplicate"] = True
+        if self.subscription_ended:
+            out["subscription_ended"] = True
+        if self.credits_removed:
+            out["credits_removed"] = self.credits_removed
+        return out
+
+    @classmethod
+    def from_details(cls, details: dict[str, Any] | None) -> DecisionEffects:
+        details = details or {}
+        refunded = None
+        if "amount" in details and "currency" in details:
+            refunded = Money(details["currency"], int(details["amount"]))
+        return cls(details.get("refund_invoice"), refunded, bool(details.get("subscription_ended")),
+                   int(details.get("credits_removed") or 0), bool(details.get("duplicate")))
+
+
+@dataclass(frozen=True)
+class CaseDecision:
+    """What ``CaseDesk.decide`` returns: the case as decided, and what the decision did."""
+
+    case: Case
+    effects: DecisionEffects
+
+
+@dataclass(frozen=True)
 class SweepReport:
     renewed: int = 0
     ended: int = 0

@@ -22,7 +22,7 @@ from flows.credits import why_no_free_credits
 from flows.machine import Facts
 from flows.replies import Button, M, Msg, Reply
 from flows.status import status_reply
-from flows.texts import not_linked, plan_name, price_per_period, start_button
+from flows.texts import free_plan_name, not_linked, plan_name, price_per_period, start_button
 from flows.topup import bundles
 
 
@@ -37,8 +37,8 @@ def _plan_lines(facts: Facts) -> list[Msg]:
 
 def _free_credits(facts: Facts, now: datetime) -> Reply:
     lines = [
-        M("Accounts on the Free plan get {n} free credits every day. They reset at midnight UTC and don't carry over "
-          "to the next day.", n=_daily(facts)),
+        M("Accounts on the {free} plan get {n} free credits every day. They reset at midnight UTC and don't carry "
+          "over to the next day.", free=free_plan_name(facts.catalog), n=_daily(facts)),
         M("Paid plans don't get daily free credits; each period they come with a larger allowance instead."),
     ]
     account = facts.account
@@ -79,13 +79,13 @@ def _device_limit(facts: Facts, now: datetime) -> Reply:
 def _cancel(facts: Facts, now: datetime) -> Reply:
     lines = [
         M("You can cancel auto-renewal at any time. You keep your plan, its features and its credits until the end of "
-          "the period you paid for; then your account moves to the Free plan."),
+          "the period you paid for; then your account moves to the {free} plan.", free=free_plan_name(facts.catalog)),
         M("Here it takes a reason, an optional comment and a final confirmation; nothing changes before you confirm."),
     ]
     buttons: tuple[Button, ...] = (start_button("cancel", M("Cancel renewal"), "primary"),)
     account = facts.account
     if account and account.status == "free":
-        lines.append(M("You're on the Free plan, so there is nothing to cancel."))
+        lines.append(M("You're on the {free} plan, so there is nothing to cancel.", free=free_plan_name(facts.catalog)))
         buttons = (start_button("status", M("Show my subscription")),)
     elif account and account.cancel_at_period_end:
         lines.append(M("Your auto-renewal is already cancelled; you keep access until {date}.", date=account.period_end))
@@ -156,7 +156,8 @@ def _topup_expiry(facts: Facts, now: datetime) -> Reply:
 
 def _after_cancel(facts: Facts, now: datetime) -> Reply:
     lines = [M("When you cancel auto-renewal, you keep your plan and its credits until the end of the period. Then your "
-               "account moves to the Free plan: subscription credits end, and top-up credits stay.")]
+               "account moves to the {free} plan: subscription credits end, and top-up credits stay.",
+               free=free_plan_name(facts.catalog))]
     account = facts.account
     if account and account.status != "free" and account.period_end:
         lines.append(M("For you that would be on {date}; your {n} top-up credits would stay.",
@@ -181,8 +182,8 @@ def _status(facts: Facts, now: datetime) -> Reply:
 
 def _credits_missing_in_public(facts: Facts, now: datetime) -> Reply:
     lines = (
-        M("Accounts on the Free plan get {n} free credits a day. When they don't arrive, it is one of these:",
-          n=_daily(facts)),
+        M("Accounts on the {free} plan get {n} free credits a day. When they don't arrive, it is one of these:",
+          free=free_plan_name(facts.catalog), n=_daily(facts)),
         M("The account is on a paid plan, which gets its allowance each period instead."),
         M("Today's free credits were already used; new ones arrive at midnight UTC."),
         M("The account was created on a device that already has the most accounts allowed, so it gets no daily free "
@@ -234,6 +235,18 @@ def _none(facts: Facts, now: datetime) -> Reply:
              M("Pick a topic, or ask your question in your own words."))
     buttons = (*(topic_button(i) for i in MENU_TOPICS), start_button("help", M("Talk to a moderator")))
     return Reply(lines, buttons=buttons, final=True)
+
+
+# Small talk (locales/smalltalk.py) when the bot is spoken to: a short friendly word instead
+# of the menu, which would read as if the bot had not listened.
+SMALL_TALK: dict[str, Msg] = {
+    "greeting": M("Hi! What can I help you with? Ask me about your plan, billing or credits in your own words."),
+    "thanks": M("You're welcome! If anything else comes up, just ask."),
+}
+
+
+def small_talk_reply(kind: str) -> Reply:
+    return Reply((SMALL_TALK[kind],), final=True)
 
 
 ANSWERS: dict[str, Callable[[Facts, datetime], Reply]] = {

@@ -12,6 +12,8 @@ Invariants:
 - The confirmation shows the core's own quote (access until, credits that
   end, top-ups that stay, a scheduled downgrade dropped); the result is a
   receipt with date and time and a way back (Resume).
+- The offer shown, and a switch to it confirmed, are noted for the weekly report
+  (core/save_offers.py); the note changes nothing on the account.
 """
 
 from __future__ import annotations
@@ -19,11 +21,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from core.plans import Catalog, Plan
-from core.service import CANCEL_REASONS, MAX_COMMENT
+from core.rules import CANCEL_REASONS, MAX_COMMENT
 from core.views import AccountView, CancelQuote, Receipt
 from flows import plan_steps
 from flows.common import COMMON, refuse
-from flows.effects import ConfirmCancel, QuoteCancel
+from flows.effects import ConfirmCancel, NoteSaveOffer, QuoteCancel
 from flows.machine import ANY_STEP, Event, FlowState, Output, Stale, Table, run_table
 from flows.replies import MP, Button, Field, Form, M, Option, Reply, Select
 from flows.texts import (
@@ -32,6 +34,7 @@ from flows.texts import (
     nothing_changed,
     plan_name,
     price_per_period,
+    quoted,
     start_button,
 )
 
@@ -40,6 +43,7 @@ KIND = "cancel"
 QUOTED = "=quoted"
 CONFIRM_QUOTED = "=confirm_quoted"
 CANCELLED = "=cancelled"
+NOTED = "=offer_noted"
 CONTINUE = Button(M("Continue to cancel"), "continue")
 
 
@@ -116,7 +120,21 @@ def _offer_or_confirm(state: FlowState, event: Event) -> tuple[FlowState, list[O
         Button(M("Keep my plan"), "keep"),
         CONTINUE,
     )
-    return state.at("offer", offer=offer.id), [Reply(lines, buttons=live(*buttons, close=False))]
+    # Recorded before it is shown, for the weekly report's "save offers shown".
+    note = NoteSaveOffer(plan=offer.id, then=NOTED)
+    return state.at("offer", offer=offer.id), [note, Reply(lines, buttons=live(*buttons, close=False))]
+
+
+def _noted(state: FlowState, event: Event, now: datetime) -> tuple[FlowState, list[Output]]:
+    return state, []  # the screen that follows the note is already queued
+
+
+def _switched(state: FlowState, event: Event, now: datetime) -> tuple[FlowState, list[Output]]:
+    """The save offer's switch confirmed (or refused): plan_steps' result, and a taken offer noted."""
+    state, outputs = _PLAN_CHANGED(state, event, now)
+    if state.step == SWITCHED:
+        outputs = [NoteSaveOffer(plan=state.data["plan"], taken=True, then=NOTED), *outputs]
+    return state, outputs
 
 
 def _take_offer(state: FlowState, event: Event, now: datetime) -> tuple[FlowState, list[Output]]:
@@ -136,7 +154,7 @@ def _continue(state: FlowState, event: Event, now: datetime) -> tuple[FlowState,
     return state, [QuoteCancel(then=CONFIRM_QUOTED)]
 
 
-def _confirm_reply(q: CancelQuote, reason: str, catalog: Catalog) -> Reply:
+def _confirm_reply(q: CancelQuote, reason: str, catalog: Catalog, comment: str | None = None) -> Reply:
     plan = plan_name(catalog.plan(q.plan))
     lines = [
         M("Please confirm: cancel auto-renewal of your {plan} plan.", plan=plan),
@@ -149,6 +167,8 @@ def _confirm_reply(q: CancelQuote, reason: str, catalog: Catalog) -> Reply:
         lines.append(M("Your scheduled change to {plan} on {date} will be dropped.",
                        plan=plan_name(catalog.plan(q.drops_change.plan)), date=q.drops_change.effective_at))
     lines.append(M("Your reason: {reason}.", reason=CANCEL_REASON_LABELS[reason]))
+    if comment:
+        lines.append(M("Your comment: “{comment}”", comment=quoted(comment)))
     buttons = (Button(M("Cancel renewal"), "confirm", "danger"), Button(M("Keep my plan"), "keep", "primary"))
     return Reply(tuple(lines), buttons=live(*buttons, close=False))
 
@@ -156,7 +176,8 @@ def _confirm_reply(q: CancelQuote, reason: str, catalog: Catalog) -> Reply:
 def _show_confirm(state: FlowState, event: Event, now: datetime) -> tuple[FlowState, list[Output]]:
     if event.error:
         return refuse(state, event.error, event)
-    return state.at("confirm"), [_confirm_reply(event.result, state.data["reason"], event.facts.catalog)]
+    return state.at("confirm"), [_confirm_reply(event.result, state.data["reason"], event.facts.catalog,
+                                                state.data.get("comment"))]
 
 
 def _confirm(state: FlowState, event: Event, now: datetime) -> tuple[FlowState, list[Output]]:
@@ -184,6 +205,10 @@ def _cancelled(state: FlowState, event: Event, now: datetime) -> tuple[FlowState
 
 
 
+OFFER_SUMMARY, SWITCHED = "offer_summary", "switched"
+_PLAN_STEPS = plan_steps.transitions(summary=OFFER_SUMMARY, done=SWITCHED, extra=(CONTINUE,))
+_PLAN_CHANGED = _PLAN_STEPS[(OFFER_SUMMARY, plan_steps.CHANGED)]
+
 TRANSITIONS: Table = {
     ("start", "open"): _open,
     ("start", QUOTED): _ask_reason,
@@ -198,6 +223,8 @@ TRANSITIONS: Table = {
     ("confirm", "confirm"): _confirm,
     ("confirm", "keep"): _keep,
     ("confirm", CANCELLED): _cancelled,
-    **plan_steps.transitions(summary="offer_summary", done="switched", extra=(CONTINUE,)),
+    **_PLAN_STEPS,
+    (OFFER_SUMMARY, plan_steps.CHANGED): _switched,
+    (ANY_STEP, NOTED): _noted,
     **COMMON,
 }

@@ -14,7 +14,7 @@ from flows.effects import OpenModeratorCase
 from flows.errors import refusal
 from flows.machine import ANY_STEP, Event, FlowState, Notice, Output
 from flows.replies import M, Msg, Reply
-from flows.texts import CLOSE, HELP, moderator_will_answer, nothing_changed
+from flows.texts import CLOSE, HELP, moderator_will_answer, no_moderators, nothing_changed
 
 CLOSED = "closed"
 REFUSED = "refused"
@@ -27,6 +27,8 @@ def case_context(state: FlowState) -> dict:
 
 
 def _talk_to_moderator(state: FlowState, event: Event, now: datetime) -> tuple[FlowState, list[Output]]:
+    if not event.facts.moderators:  # nobody would read the case: say so, and the flow stays as it was
+        return state, [Notice(no_moderators(final=False))]
     return state, [OpenModeratorCase(topic="help", context=case_context(state), key_suffix="help", then="helped")]
 
 

@@ -19,7 +19,14 @@ from flows.effects import OpenModeratorCase
 from flows.errors import refusal
 from flows.machine import Event, Facts, FlowState, Notice, Output, Stale, Table, run_table
 from flows.replies import Button, M, Msg, Reply
-from flows.texts import close_button, help_button, moderator_will_answer, plan_name, start_button
+from flows.texts import (
+    close_button,
+    free_plan_name,
+    help_button,
+    moderator_will_answer,
+    plan_name,
+    start_button,
+)
 
 KIND = "credits"
 
@@ -50,8 +57,8 @@ def why_no_free_credits(account: AccountView, facts: Facts, now: datetime) -> li
     cause = account.free_credits_blocked_by
     if cause == "paid_plan":
         plan = catalog.plan(account.plan)
-        return [M("Daily free credits are for the Free plan only. On {plan} you get {n} credits each period instead.",
-                  plan=plan_name(plan), n=plan.credits)]
+        return [M("Daily free credits are for the {free} plan only. On {plan} you get {n} credits each period instead.",
+                  free=free_plan_name(catalog), plan=plan_name(plan), n=plan.credits)]
     if cause == "used_today":
         return [M("You've already had today's {n} free credits. New ones arrive at {time}.",
                   n=daily, time=utc_day_start(now) + timedelta(days=1))]

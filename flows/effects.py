@@ -108,3 +108,12 @@ class OpenRefundCase(Effect):
     details: str | None
     needs_key: ClassVar[bool] = True
     confirms: ClassVar[bool] = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class NoteSaveOffer(Effect):
+    """core.save_offers: the cancel flow's save offer of ``plan`` was shown, or (``taken``) the
+    switch to it confirmed; counted by the weekly report. Changes no account."""
+
+    plan: str
+    taken: bool = False

@@ -28,18 +28,21 @@ from types import ModuleType
 from typing import Any
 
 from core.clock import from_ts
-from core.service import SubscriptionCore
 from core.views import AccountView
 from flows import cancel, credits, help, plan, refund, reminder, resume, scheduled_change, topup
-from flows.answers import answer_reply, did_you_mean_reply
+from flows.answers import answer_reply, did_you_mean_reply, small_talk_reply
 from flows.effects import Effect
+from flows.limits import StartLimit
 from flows.machine import HOLD_UNTIL, INTERNAL, Event, Facts, FlowState, Notice, Stale
+from flows.ports import Core
 from flows.replies import M, Reply
 from flows.reply_codec import reply_from_json, reply_to_json
 from flows.runner import run_effect
 from flows.status import status_reply
 from flows.store import FlowStore, new_flow_id
+from flows.telemetry import FlowObserver, IgnoreFlows, note_expired, note_turn
 from flows.texts import busy, expired, not_linked, not_owner
+from storage.db import Database
 
 FLOWS: dict[str, ModuleType] = {m.KIND: m for m in (cancel, resume, plan, scheduled_change, topup, credits, reminder, help,
                                                       refund)}
@@ -52,10 +55,6 @@ CLAIM = "_claim"  # [step, action] of a final confirmation in progress
 FINAL = "_final"  # the flow has shown its last screen
 SHOWN = "_reply"  # the screen the flow last showed (reopening a form, a late second press)
 MAX_EFFECTS = 8  # a flow that asks for more effects than this in one press has a loop
-# Flows one user may start per minute (reminders are the bot's: not limited). Counted from the
-# stored flows themselves, so every process sharing the database counts the same starts (a flood
-# costs one read each, no write).
-STARTS_PER_MINUTE = 10
 TOO_FAST = M("You're starting conversations faster than I can keep up. Nothing was changed; please wait a minute and try again.")
 
 
@@ -95,7 +94,7 @@ class _Turn:
                 raise RuntimeError(f"flow {state.kind} asked for more than {MAX_EFFECTS} effects in one press")
             if out.confirms:
                 await self._claim()
-            result, error = await run_effect(self.engine.core, state, out)
+            result, error = await run_effect(self.engine.core, self.engine.db, state, out)
             self.mutated = self.mutated or (out.confirms and error is None)
             state, more = self.module.step(state, Event(out.then, self.facts, result=result, error=error), self.now)
             queue.extendleft(reversed(more))
@@ -113,10 +112,18 @@ class _Turn:
 
 
 class FlowEngine:
-    def __init__(self, core: SubscriptionCore, timeout: timedelta = timedelta(minutes=15)) -> None:
+    observer: FlowObserver = IgnoreFlows()  # told of starts, ends and product events (flows/telemetry.py)
+
+    def __init__(self, core: Core, db: Database, timeout: timedelta = timedelta(minutes=15),
+                 starts: StartLimit | None = None, moderators: bool = True) -> None:
+        """``starts``: the per-user limit on new flows, in real time (flows/limits.py).
+        ``moderators``: whether requests for a moderator reach one (the bot has MOD_CHANNEL_ID)."""
         self.core = core
+        self.db = db  # where flows are kept (the composition root's; the core's own is the core's business)
         self.timeout = timeout
-        self.store = FlowStore(core.db)
+        self.store = FlowStore(db)
+        self.starts = starts or StartLimit()
+        self.moderators = moderators
 
     # ----- the adapters' calls ------------------------------------------------------
 
@@ -131,16 +138,16 @@ class FlowEngine:
         facts = self._facts(account)
         if kind == "status":
             return Screen(None, kind, "status", status_reply(facts), owner)
-        now = self.core.clock.now()
-        recent = await self.store.started_since(owner, now - timedelta(minutes=1))
-        if kind != reminder.KIND and recent >= STARTS_PER_MINUTE:
+        if kind != reminder.KIND and not self.starts.allow(owner):
             return Screen(None, kind, "too_fast", Reply((TOO_FAST,), final=True), owner, notice=True)
+        now = self.core.clock.now()
         fresh = FlowState(new_flow_id(), owner, account.account_id if account else None, kind, "start",
                           dict(args or {}), 0, now + self.timeout, now, now)
         state, answer = await _Turn(self, FLOWS[kind], None, facts, now, None).run(fresh, Event("open", facts))
         if isinstance(answer, Stale):
             raise TypeError(f"flow {kind} answered its start with {answer!r}")
         reply = answer.reply if isinstance(answer, Notice) else answer
+        note_turn(self.observer, kind, None, state, reply.final)
         if reply.final:  # refused at once: nothing to come back to, so nothing is stored
             return Screen(None, kind, state.step, reply, owner)
         await self.store.create(self._finish(state, reply, None, now))
@@ -192,6 +199,8 @@ class FlowEngine:
                 return None, Screen(flow.id, flow.kind, flow.step, reply_from_json(flow.data[SHOWN]), flow.owner)
             return None, self._notice(flow, expired(flow.kind))
         if now >= flow.expires_at and (press is None or claim != press):  # a claimed confirm may always finish
+            if press:
+                note_expired(self.observer, flow.kind)
             return None, self._notice(flow, expired(flow.kind))
         if claim and claim != press:
             return None, self._notice(flow, busy())
@@ -202,7 +211,7 @@ class FlowEngine:
         step, action = press
         now = self.core.clock.now()
         # The flow and its account in one read: most presses find nothing due on the account.
-        async with self.core.db.read() as tx:
+        async with self.db.read() as tx:
             loaded = await self.store.load_in(tx, flow_id)
             account = None
             if loaded and loaded.account_id and loaded.owner == actor:
@@ -234,6 +243,8 @@ class FlowEngine:
                                           owed)
         if stored is None:
             return await self._lost(flow_id, press, reply, turn.mutated)
+        if not notice:
+            note_turn(self.observer, flow.kind, flow.step, stored, reply.final)
         return Screen(flow.id, flow.kind, stored.step, reply, flow.owner, notice=notice)
 
     async def answer(self, intent: str, owner: str, personal: bool = True) -> Screen:
@@ -243,6 +254,10 @@ class FlowEngine:
         account = await self.core.account_for_discord(owner) if personal else None
         reply = answer_reply(intent, self._facts(account), self.core.clock.now(), personal)
         return Screen(None, "answer", intent, reply, owner)
+
+    def small_talk(self, kind: str, owner: str) -> Screen:
+        """A short friendly answer to a greeting or thanks (``locales.small_talk``)."""
+        return Screen(None, "answer", kind, small_talk_reply(kind), str(owner))
 
     def did_you_mean(self, intents: tuple[str, ...], owner: str) -> Screen:
         """ "Did you mean…?" with these questions as buttons, likeliest first."""
@@ -255,7 +270,7 @@ class FlowEngine:
     # ----- helpers --------------------------------------------------------------------
 
     def _facts(self, account: AccountView | None) -> Facts:
-        return Facts(self.core.catalog, account, self.core.settings.max_accounts_per_device)
+        return Facts(self.core.catalog, account, self.core.settings.max_accounts_per_device, self.moderators)
 
     def _finish(self, state: FlowState, reply: Reply | None, press: list[str] | None, now: datetime) -> FlowState:
         """The state to store after a press: bookkeeping updated, the screen shown, expiry pushed on."""

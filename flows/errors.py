@@ -13,7 +13,7 @@ from collections.abc import Callable
 from core.errors import CoreError
 from core.plans import Catalog
 from flows.replies import Button, M, Msg, Reply
-from flows.texts import plan_name, start_button
+from flows.texts import free_plan_name, plan_name, start_button
 
 
 def _plan(err: CoreError, catalog: Catalog) -> Msg | None:
@@ -84,7 +84,8 @@ MESSAGES: dict[str, Callable[[CoreError, Catalog], Msg]] = {
     "not_found": _fixed(M("I couldn't find that any more. Nothing was changed.")),
     "invalid": _fixed(M("That request wasn't valid, so nothing was changed. Please try again.")),
     "already_exists": _fixed(M("An account with this email address already exists.")),
-    "no_subscription": _fixed(M("You're on the Free plan, so there is no paid subscription to cancel or change.")),
+    "no_subscription": lambda err, catalog: M("You're on the {free} plan, so there is no paid subscription to cancel or "
+                                              "change.", free=free_plan_name(catalog)),
     "already_cancelled": _already_cancelled,
     "not_cancelled": _not_cancelled,
     "already_ended": _already_ended,

@@ -67,6 +67,7 @@ class Facts:
     catalog: Catalog
     account: AccountView | None
     max_accounts_per_device: int
+    moderators: bool = True  # a request for a moderator reaches one (the bot has a moderators' channel)
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from flows import plan_steps
 from flows.common import COMMON, REFUSED, refuse
 from flows.machine import Event, FlowState, Output, Stale, Table, run_table
 from flows.replies import Button, M, Msg, Option, Reply, Select
-from flows.texts import live, plan_name, price_per_period, start_button
+from flows.texts import free_plan_name, live, plan_name, price_per_period, start_button
 
 KIND = "plan"
 
@@ -63,8 +63,8 @@ def _open(state: FlowState, event: Event, now: datetime) -> tuple[FlowState, lis
     lines: list[Msg] = []
     extra: tuple[Button, ...] = ()
     if account.status == "free":
-        lines.append(M("You're on the Free plan. Choose a plan to subscribe to; you'll see the price and what you get "
-                       "before you pay."))
+        lines.append(M("You're on the {free} plan. Choose a plan to subscribe to; you'll see the price and what you "
+                       "get before you pay.", free=free_plan_name(catalog)))
     else:
         current = catalog.plan(account.plan)
         lines.append(M("You're on {plan} ({price}), renewing on {date}.",
@@ -75,7 +75,7 @@ def _open(state: FlowState, event: Event, now: datetime) -> tuple[FlowState, lis
                            plan=plan_name(catalog.plan(change.plan)), date=change.effective_at))
             extra = (start_button("scheduled_change", M("Cancel the scheduled change")),)
         lines.append(M("Upgrades can start now or at the end of your period; downgrades happen at the end of your period."))
-        lines.append(M("To move to the Free plan, cancel auto-renewal instead."))
+        lines.append(M("To move to the {free} plan, cancel auto-renewal instead.", free=free_plan_name(catalog)))
     select = Select(M("Choose a plan"), "plan", tuple(_option(account, catalog, p) for p in available))
     return state.at("choose"), [Reply(tuple(lines), buttons=live(*extra), select=select)]
 

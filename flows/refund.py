@@ -24,7 +24,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from core.cases import MAX_DETAILS
+from core.rules import MAX_DETAILS
 from core.clock import from_ts, to_ts
 from core.money import Money
 from core.plans import Catalog

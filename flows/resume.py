@@ -21,7 +21,7 @@ from flows.common import COMMON, refuse
 from flows.effects import ConfirmResume, LoadInvoices, QuoteResume
 from flows.machine import Event, FlowState, Output, Stale, Table, run_table
 from flows.replies import Button, M, Option, Reply, Select
-from flows.texts import live, plan_name, price_per_period, start_button
+from flows.texts import free_plan_name, live, plan_name, price_per_period, start_button
 
 KIND = "resume"
 
@@ -78,7 +78,8 @@ def _history(state: FlowState, event: Event, now: datetime) -> tuple[FlowState, 
         lines = (M("Your subscription has ended, so auto-renew can't be turned back on."),
                  M("You can subscribe again: you're charged now and a new period starts today."))
     else:
-        lines = (M("There is no subscription to resume: you're on the Free plan."),
+        lines = (M("There is no subscription to resume: you're on the {free} plan.",
+                   free=free_plan_name(event.facts.catalog)),
                  M("You can subscribe to a plan: you're charged now and your period starts today."))
     previous = state.data.get("previous_plan") if had_one else None
     select = plan_select(event.facts.catalog, previous)

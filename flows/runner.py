@@ -10,10 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 from core.errors import CoreError
-from core.service import SubscriptionCore
+from core.save_offers import record_save_offer
 from flows import effects as fx
 from flows.codec import quote_from_data
 from flows.machine import FlowState
+from flows.ports import Core
+from storage.db import Database
 
 
 def idempotency_key(flow: FlowState, effect: fx.Effect) -> str:
@@ -22,7 +24,8 @@ def idempotency_key(flow: FlowState, effect: fx.Effect) -> str:
     return f"flow:{flow.id}:{flow.step}" + (f":{suffix}" if suffix else "")
 
 
-async def run_effect(core: SubscriptionCore, flow: FlowState, effect: fx.Effect) -> tuple[Any, CoreError | None]:
+async def run_effect(core: Core, db: Database, flow: FlowState, effect: fx.Effect) -> tuple[Any, CoreError | None]:
+    """``db``: the engine's, for what the flows record beside the core (a save offer shown)."""
     account = flow.account_id
     key = idempotency_key(flow, effect) if effect.needs_key else ""
     actor = f"discord:{flow.owner}"
@@ -50,6 +53,8 @@ async def run_effect(core: SubscriptionCore, flow: FlowState, effect: fx.Effect)
                 return await core.cases.open_refund(account, invoice, reason, details, key=key, discord_id=flow.owner), None
             case fx.OpenModeratorCase(topic=topic, context=context):
                 return await core.cases.open_help(flow.owner, account, {"topic": topic, **context}, key=key), None
+            case fx.NoteSaveOffer(plan=plan, taken=taken):
+                return await record_save_offer(db, flow.id, account, plan, core.clock.now(), taken=taken), None
     except CoreError as err:
         return None, err
     raise TypeError(f"no runner for effect {effect!r}")

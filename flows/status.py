@@ -10,7 +10,7 @@ from core.plans import FREE
 from flows.credits import balance_lines
 from flows.machine import Facts
 from flows.replies import Button, M, Msg, Reply
-from flows.texts import plan_name, price_per_period, start_button
+from flows.texts import free_plan_name, plan_name, price_per_period, start_button
 
 
 def status_reply(facts: Facts) -> Reply:
@@ -26,8 +26,8 @@ def status_reply(facts: Facts) -> Reply:
         lines.append(M("Plan: {plan} ({price}).", plan=plan_name(plan), price=price_per_period(plan)))
         lines.append(M("Current period: {start} to {end}.", start=account.period_start, end=account.period_end))
         if account.cancel_at_period_end:
-            lines.append(M("Auto-renew is off: you keep {plan} until {date}, then your account moves to the Free plan.",
-                           plan=plan_name(plan), date=account.period_end))
+            lines.append(M("Auto-renew is off: you keep {plan} until {date}, then your account moves to the {free} "
+                           "plan.", plan=plan_name(plan), date=account.period_end, free=free_plan_name(catalog)))
             buttons.append(start_button("resume", M("Resume auto-renew"), "primary"))
         elif account.status == "past_due":
             lines.append(M("Your last renewal payment didn't go through. We'll retry until {date}; your plan stays "

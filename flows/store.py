@@ -74,12 +74,6 @@ class FlowStore:
                 await outbox.enqueue(tx, **owed)
         return stored if changed == 1 else None
 
-    async def started_since(self, owner: str, since: datetime) -> int:
-        """How many flows ``owner`` started since ``since`` (the per-user start limit)."""
-        async with self.db.read() as tx:
-            row = await tx.fetchone("SELECT COUNT(*) AS n FROM flows WHERE owner = ? AND created_at >= ?", owner, to_ts(since))
-        return row["n"]
-
     async def purge(self, expired_before: datetime) -> int:
         """Delete flows that expired before the given moment; returns how many."""
         async with self.db.transaction() as tx:

@@ -8,7 +8,7 @@ checks the list against core/plans.toml).
 
 from __future__ import annotations
 
-from core.plans import Plan
+from core.plans import FREE, Catalog, Plan
 from flows.replies import Button, M, Msg, Reply
 
 # Extraction markers for the names in core/plans.toml (see the module comment).
@@ -32,7 +32,29 @@ CLOSE = "close"
 
 
 def plan_name(plan: Plan) -> Msg:
+    """A plan's name as a message argument: in Persian and Arabic replies it sits in a Unicode isolate."""
     return Msg(plan.name)
+
+
+def free_plan_name(catalog: Catalog) -> Msg:
+    """The Free plan's name, passed like every other plan name (never typed into a message)."""
+    return plan_name(catalog.plan(FREE))
+
+
+QUOTE_MAX = 200  # characters of a user's own text shown back to them
+
+
+def quoted(text: str, limit: int = QUOTE_MAX) -> str:
+    """What a user typed, shown back on one line: spaces and line breaks collapsed, and past
+    ``limit`` cut at a word boundary with "…" (the whole text is kept where it was stored)."""
+    flat = " ".join(text.split())
+    if len(flat) <= limit:
+        return flat
+    cut = flat[: limit - 1]
+    space = cut.rfind(" ")
+    if flat[len(cut)] != " " and space >= limit // 2:  # mid-word: back to the last whole word
+        cut = cut[:space]
+    return cut.rstrip(" ,;:.") + "…"
 
 
 def price_per_period(plan: Plan) -> Msg:
@@ -92,6 +114,12 @@ def not_owner(kind: str) -> Reply:
 
 def busy() -> Reply:
     return Reply((M("Your confirmation is being processed. Please wait a moment."),), final=True)
+
+
+def no_moderators(final: bool = True) -> Reply:
+    """No moderators' channel (MOD_CHANNEL_ID): a request would reach nobody, so none is made."""
+    return Reply((M("No moderators' channel is set up for me here, so I can't pass a request on to the moderators. "
+                    "Nothing was sent; please ask a moderator in the server directly."),), final=final)
 
 
 def moderator_will_answer() -> Msg:

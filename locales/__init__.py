@@ -22,6 +22,7 @@ from .model import understand
 from .normalise import normalise
 from .policy import Decision
 from .render import Catalogs, bind_language, current_language, render
+from .smalltalk import small_talk
 
 __all__ = [
     "INTENTS",
@@ -42,5 +43,6 @@ __all__ = [
     "question_model",
     "recognise_intent",
     "render",
+    "small_talk",
     "understand",
 ]

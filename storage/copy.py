@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from storage.db import Database, StorageError, open_database
+from storage.db import Database, open_database
+from storage.errors import StorageError
 
 # Keep a multi-row INSERT under both databases' limits on bound parameters.
 MAX_PARAMS = 5000
@@ -97,7 +98,7 @@ async def _copy(source: Database, target: Database, out: Callable[[str], None]) 
         if source_versions != target_versions:
             raise CopyError(
                 f"schema versions differ (source {sorted(source_versions)}, target {sorted(target_versions)}): "
-                "run `python -m bot migrate` on the source first")
+                "run `.venv/bin/python -m bot migrate` on the source first")
         for table in tables:
             if (await tx.fetchone(f"SELECT COUNT(*) AS n FROM {table.name}"))["n"]:
                 raise CopyError(f"the target is not empty (table {table.name} has rows); copy only into a new database")
@@ -233,7 +234,7 @@ async def _insert_all(tx, table: Table, rows: list[tuple[Any, ...]]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m storage.copy",
+        prog=".venv/bin/python -m storage.copy",
         description="Copy this bot's SQLite database into a new, empty PostgreSQL database, then verify it.")
     parser.add_argument("source", metavar="SQLITE_URL", help="e.g. sqlite:///data/bot.db")
     parser.add_argument("target", metavar="POSTGRES_URL", help="e.g. postgresql://bot@localhost/bot")

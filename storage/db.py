@@ -7,6 +7,10 @@ exception, so a crash mid-change leaves nothing behind. What the database cannot
 right now (busy, read-only, full, connection lost) arrives as ``StorageError`` with the
 same words on every backend (storage/errors.py); a constraint violation arrives as the
 driver's own exception.
+
+Row locks are written as PostgreSQL spells them, at the end of a SELECT or of a sub-select
+(``FOR UPDATE``, optionally ``OF`` an alias and ``SKIP LOCKED``): SQLite has no row locks,
+its write transaction holds the whole database, so its backend leaves these clauses out.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol, TypeVar
 
-from storage.errors import StorageError  # re-exported: callers import it from here
+from storage.errors import StorageError
 
 T = TypeVar("T")
 
@@ -23,6 +27,12 @@ T = TypeVar("T")
 class Tx(Protocol):
     async def execute(self, sql: str, *params: Any) -> int:
         """Run a statement; returns the number of rows changed."""
+
+    async def write(self, sql: str, *params: Any) -> None:
+        """A change whose row count the caller does not need. A backend may hold it and send
+        it with the writes that follow, before the next read, ``execute`` or the commit
+        (PostgreSQL: storage/held_writes.py); it is always applied in order, and an error in
+        it arrives at that point. So a caller that must see it fail at once uses ``execute``."""
 
     async def fetchone(self, sql: str, *params: Any) -> dict[str, Any] | None: ...
 
@@ -46,6 +56,10 @@ class Database(Protocol):
 
     def read(self) -> AbstractAsyncContextManager[Tx]:
         """A read-only view; cheaper than a write transaction where the backend allows."""
+
+    async def run_alone(self, sql: str, *params: Any) -> list[dict[str, Any]]:
+        """One statement committed on its own (PostgreSQL: one round trip, no BEGIN or COMMIT);
+        its rows (``RETURNING``), or [] for a statement that returns none."""
 
     async def run_in_transaction(self, fn: Callable[[Tx], Awaitable[T]]) -> T:
         """``fn(tx)`` inside ``transaction()``, its result returned.

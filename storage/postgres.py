@@ -7,7 +7,14 @@ The same port as the SQLite backend, over a connection pool:
 - Rows come back as dicts of plain Python values; PostgreSQL's ``numeric``
   results (``SUM`` of a ``BIGINT``) become ``int`` where they are whole.
 - ``execute`` returns the number of rows changed, read from the command status
-  (``INSERT 0 1`` → 1, ``UPDATE 3`` → 3).
+  (``INSERT 0 1`` → 1, ``UPDATE 3`` → 3). ``write`` holds a change until the next
+  statement or the commit, and sends the held ones in as few statements as is safe
+  (storage/held_writes.py): each statement is a round trip to the server.
+- Connections go back to the pool as they are, without asyncpg's reset query (a round
+  trip per transaction): every transaction ends (asyncpg rolls back one left open), and
+  nothing here leaves session state behind (no SET, LISTEN or cursor; ``migrate``
+  releases its advisory lock itself). Up to ``STATEMENT_CACHE`` statements stay
+  prepared per connection, so a statement is parsed once, not once per use.
 - ``transaction()`` runs at READ COMMITTED; ``lock_account`` takes the
   account's row lock (``SELECT … FOR UPDATE``), so commands on one account are
   serialised across processes; ``claim_account`` takes it only if it is free
@@ -45,6 +52,7 @@ from urllib.parse import urlsplit
 import asyncpg
 
 from storage.errors import BUSY, FULL, LOST, READ_ONLY, StorageError
+from storage.held_writes import Write, groups, joined
 from storage.migrations_runner import migration_files, split_statements
 
 T = TypeVar("T")
@@ -66,12 +74,12 @@ REFUSED = {
     "25P03": LOST,  # idle_in_transaction_session_timeout ends the session
 }
 CONNECT_TIMEOUT = 10
+STATEMENT_CACHE = 1024  # prepared statements kept per connection (asyncpg's default: 100)
 # Serialises `migrate()` across processes; one lock per schema (search_path).
 MIGRATION_LOCK = "SELECT pg_advisory_lock(hashtext('storage.migrate:' || current_schema()))"
 MIGRATION_UNLOCK = "SELECT pg_advisory_unlock(hashtext('storage.migrate:' || current_schema()))"
 
 
-@lru_cache(maxsize=1024)
 @lru_cache(maxsize=2048)  # the same few hundred statements, each scanned once
 def translate(sql: str) -> str:
     """``?`` placeholders → ``$1 … $n``, leaving quoted text and comments alone."""
@@ -160,22 +168,39 @@ async def _refusals(*, reading: bool = False) -> AsyncIterator[None]:
 class PostgresTx:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn
+        self._held: list[Write] = []
 
     async def execute(self, sql: str, *params: Any) -> int:
+        await self.flush()
         return rows_changed(await self._conn.execute(translate(sql), *params))
 
+    async def write(self, sql: str, *params: Any) -> None:
+        self._held.append((sql, params))
+
+    async def flush(self) -> None:
+        """Send the held writes (storage/held_writes.py), in order."""
+        while self._held:
+            group = groups(self._held)[0]
+            del self._held[:len(group)]
+            sql, params = joined(group)
+            await self._conn.execute(translate(sql), *params)
+
     async def fetchone(self, sql: str, *params: Any) -> dict[str, Any] | None:
+        await self.flush()
         record = await self._conn.fetchrow(translate(sql), *params)
         return _row(record) if record is not None else None
 
     async def fetchall(self, sql: str, *params: Any) -> list[dict[str, Any]]:
+        await self.flush()
         return [_row(r) for r in await self._conn.fetch(translate(sql), *params)]
 
     async def lock_account(self, account_id: str) -> None:
+        await self.flush()
         await self._conn.execute("SELECT id FROM accounts WHERE id = $1 FOR UPDATE", account_id)
 
     async def claim_account(self, account_id: str) -> bool:
         """Lock the account unless another transaction holds it (then False, at once)."""
+        await self.flush()
         row = await self._conn.fetchrow("SELECT id FROM accounts WHERE id = $1 FOR UPDATE SKIP LOCKED", account_id)
         return row is not None
 
@@ -192,7 +217,8 @@ class PostgresDatabase:
     async def open(cls, url: str, *, min_size: int = 1, max_size: int = 10) -> PostgresDatabase:
         where = describe(url)
         try:
-            pool = await asyncpg.create_pool(url, min_size=min_size, max_size=max_size, timeout=CONNECT_TIMEOUT)
+            pool = await asyncpg.create_pool(url, min_size=min_size, max_size=max_size, timeout=CONNECT_TIMEOUT,
+                                             reset=_as_it_is, statement_cache_size=STATEMENT_CACHE)
         except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError, ValueError) as exc:
             raise StorageError(f"cannot connect to PostgreSQL at {where}: {exc or type(exc).__name__}") from exc
         return cls(pool, url)
@@ -212,7 +238,9 @@ class PostgresDatabase:
                            ) -> AsyncIterator[PostgresTx]:
         """A transaction whose errors are asyncpg's, as they are (run_in_transaction retries on them)."""
         async with self._connection() as conn, conn.transaction(isolation=isolation, readonly=readonly):
-            yield PostgresTx(conn)
+            tx = PostgresTx(conn)
+            yield tx
+            await tx.flush()  # what the transaction still holds, before its COMMIT
 
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
@@ -233,6 +261,11 @@ class PostgresDatabase:
             raise StorageError(LOST) from exc
         finally:
             await self._pool.release(conn)
+
+    async def run_alone(self, sql: str, *params: Any) -> list[dict[str, Any]]:
+        """One statement, committed on its own (autocommit): one round trip."""
+        async with _refusals(), self._connection() as conn:
+            return [_row(r) for r in await conn.fetch(translate(sql), *params)]
 
     async def run_in_transaction(self, fn: Callable[[PostgresTx], Awaitable[T]]) -> T:
         """``fn(tx)`` in one transaction, re-run whole on 40001, 40P01 or 23505 (a few times)."""
@@ -285,6 +318,10 @@ class PostgresDatabase:
 
     async def close(self) -> None:
         await self._pool.close()
+
+
+async def _as_it_is(conn: asyncpg.Connection) -> None:
+    """The pool's reset: nothing to undo (see the module's docstring)."""
 
 
 def _closed(conn: asyncpg.Connection) -> bool:

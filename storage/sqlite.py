@@ -10,6 +10,10 @@ and checkpoints run there. Everything else runs on the connection directly:
 a transaction that holds the write lock cannot wait for anyone (WAL: readers
 never block, and the one writer is us), its statements take microseconds,
 and a hand-off to the thread and back costs 30 to 90 (BENCHMARKS.md, core).
+
+SQLite has no row locks: the write transaction holds the whole database, so the row-lock
+clauses the SQL is written with (storage/db.py) are left out (``without_row_locks``), and
+``write`` runs its statement at once (nothing is gained by holding it).
 """
 
 from __future__ import annotations
@@ -17,10 +21,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -47,6 +53,15 @@ def _refused(exc: sqlite3.OperationalError) -> StorageError:
     return StorageError(f"the database refused the statement: {text}")
 
 
+_ROW_LOCK = re.compile(r"\s+FOR\s+UPDATE(?:\s+OF\s+\w+)?(?:\s+SKIP\s+LOCKED|\s+NOWAIT)?", re.IGNORECASE)
+
+
+@lru_cache(maxsize=256)
+def without_row_locks(sql: str) -> str:
+    """The statement without PostgreSQL's row-lock clauses (``FOR UPDATE [OF a] [SKIP LOCKED]``)."""
+    return _ROW_LOCK.sub("", sql)
+
+
 def _as_dict(cursor: sqlite3.Cursor, row: tuple) -> dict[str, Any]:
     # Rows straight into dicts: about a third cheaper than sqlite3.Row and dict() after.
     return dict(zip([column[0] for column in cursor.description], row))
@@ -63,6 +78,8 @@ class SqliteTx:
         self._conn = conn
 
     def _run(self, sql: str, params: tuple) -> sqlite3.Cursor:
+        if "FOR UPDATE" in sql:
+            sql = without_row_locks(sql)
         try:
             return self._conn.execute(sql, params)
         except sqlite3.OperationalError as exc:
@@ -70,6 +87,9 @@ class SqliteTx:
 
     async def execute(self, sql: str, *params: Any) -> int:
         return self._run(sql, params).rowcount
+
+    async def write(self, sql: str, *params: Any) -> None:
+        self._run(sql, params)
 
     async def fetchone(self, sql: str, *params: Any) -> dict[str, Any] | None:
         cursor = self._run(sql, params)
@@ -111,6 +131,7 @@ class SqliteDatabase:
         self._checkpointing: asyncio.Task | None = None
         self.path = path
         self.busy_timeout_ms = BUSY_TIMEOUT_MS  # how long a BEGIN IMMEDIATE waits for another writer
+        self.retries = 0  # BEGINs tried again after another writer held the lock (as PostgresDatabase.retries)
 
     @classmethod
     async def open(cls, path: str, *, read_only: bool = False) -> SqliteDatabase:
@@ -158,6 +179,11 @@ class SqliteDatabase:
             if self._commits % self.CHECKPOINT_EVERY == 0:
                 self._start_checkpoint()
 
+    async def run_alone(self, sql: str, *params: Any) -> list[dict[str, Any]]:
+        """One statement in a write transaction of its own (the busy handling of ``_begin``)."""
+        async with self.transaction() as tx:
+            return await tx.fetchall(sql, *params)
+
     async def run_in_transaction(self, fn: Callable[[SqliteTx], Awaitable[T]]) -> T:
         """``fn(tx)`` in one transaction. Writers never interleave here (BEGIN
         IMMEDIATE), so there is no serialisation failure to retry."""
@@ -191,6 +217,7 @@ class SqliteDatabase:
                 raise StorageError(f"the database cannot start a transaction: {exc}") from exc
         delay, wait_ms = 0.05, int(self.busy_timeout_ms)  # an int: safe to spell into the PRAGMA
         for attempt in range(5):
+            self.retries += 1
             await self._conn.execute_fetchall(f"PRAGMA busy_timeout = {wait_ms}")
             try:
                 await self._conn.execute(statement)

@@ -39,11 +39,11 @@ class World:
                                             device_id=device)
         if topup:
             await core.buy_topup(account.account_id, topup, key=keys("topup"))
-        return cls(core, FlowEngine(core, TIMEOUT), account.account_id, owner)
+        return cls(core, FlowEngine(core, core.db, TIMEOUT), account.account_id, owner)
 
     def restarted(self) -> World:
         """A new engine on the same database, as after a bot restart or in another process."""
-        return World(self.core, FlowEngine(self.core, TIMEOUT), self.account_id, self.owner)
+        return World(self.core, FlowEngine(self.core, self.core.db, TIMEOUT), self.account_id, self.owner)
 
     async def start(self, kind: str) -> Screen:
         return checked(await self.engine.start(kind, self.owner))
@@ -78,7 +78,9 @@ class World:
 def checked(screen: Screen) -> Screen:
     """What the Discord adapter relies on (flows/engine.py's docstring), for every screen a test sees."""
     reply = screen.reply
-    controls = [b.action for b in reply.buttons] + [c.action for c in (reply.select, reply.form) if c]
+    buttons = [b.action for b in reply.buttons]
+    # A button whose action is the form's is the button that opens it (flows/replies.py): one control.
+    controls = buttons + [c.action for c in (reply.select, reply.form) if c and c.action not in buttons]
     assert len(controls) == len(set(controls)), f"two controls share an action: {controls}"
     for action in controls:
         assert action.startswith("start:") or ":" not in action, action

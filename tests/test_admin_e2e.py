@@ -30,6 +30,8 @@ COMMANDS: list[tuple[str, dict]] = [
     ("admin link", {"user": CAROL, "email": "carol@example.com", "reason": "because"}),
     ("admin audit", {"user": ALICE}),
     ("admin stats", {}),
+    ("admin report", {"weeks": 4}),
+    ("admin forget", {"user": ALICE, "reason": "because"}),  # bot/privacy.py
 ]
 
 

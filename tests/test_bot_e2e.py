@@ -104,6 +104,7 @@ async def test_commands_are_synced_and_localised_from_the_catalogs(h, monkeypatc
             "language",
             "reminders",
             "help",
+            "privacy",  # tests/test_privacy_e2e.py
             "admin",  # the moderators' group (tests/test_admin_e2e.py)
         ]
     )

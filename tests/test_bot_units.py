@@ -8,7 +8,17 @@ from discord.app_commands import TranslationContext, TranslationContextLocation,
 
 import locales
 from bot.client import intents_for
-from bot.components import FLOW_TEMPLATE, StartButton, flow_custom_id, form_custom_id
+from bot.custom_ids import (
+    CaseAction,
+    FlowControl,
+    FormOpener,
+    RefundRetry,
+    StartFlow,
+    Topic,
+    flow_custom_id,
+    form_custom_id,
+    parse_modal,
+)
 from bot.render import build_modal, render_reply, submitted_fields
 from bot.settings import Settings
 from bot.support_channel import RateLimit
@@ -27,16 +37,33 @@ def test_rate_limit_counts_per_user_within_the_window():
 
 
 def test_custom_ids_fit_the_templates_and_refuse_what_cannot_route():
-    assert FLOW_TEMPLATE.fullmatch(flow_custom_id(FLOW, "reason", "reason"))
+    assert FlowControl.TEMPLATE.fullmatch(flow_custom_id(FLOW, "reason", "reason"))
     assert len(flow_custom_id(FLOW, "s" * 24, "a" * 40)) <= 100
     assert form_custom_id(FLOW, "comment", "comment") == f"m:{FLOW}:comment:comment"
-    assert StartButton.custom_id_for("scheduled_change") == "s:scheduled_change"
+    assert StartFlow("scheduled_change").custom_id == "s:scheduled_change"
     with pytest.raises(ValueError):
         flow_custom_id(
             FLOW, "step", "start:cancel"
         )  # a start action is an s: button, not a flow event
     with pytest.raises(ValueError):
         flow_custom_id("not-a-flow-id", "step", "go")
+
+
+def test_custom_ids_of_messages_already_sent_parse_into_their_targets():
+    """The formats are a promise to every message the bot ever sent."""
+    sent = {
+        f"f:{FLOW}:reason:too_expensive": FlowControl(FLOW, "reason", "too_expensive"),
+        f"m:{FLOW}:comment:comment": FormOpener(FLOW, "comment", "comment"),
+        "s:cancel": StartFlow("cancel"),
+        "q:billing_date:fa": Topic("billing_date", "fa"),
+        f"case:{FLOW}:approve": CaseAction(FLOW, "approve"),
+        f"refund:{FLOW}:retry": RefundRetry(FLOW),
+    }
+    for custom_id, target in sent.items():
+        assert type(target).parse(custom_id) == target and target.custom_id == custom_id
+    assert parse_modal(f"f:{FLOW}:comment:comment") == FlowControl(FLOW, "comment", "comment")
+    assert parse_modal(f"case:{FLOW}:deny") == CaseAction(FLOW, "deny")
+    assert parse_modal("feedback:text") is None  # not ours
 
 
 async def test_reply_becomes_components_with_routable_ids():

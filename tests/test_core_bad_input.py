@@ -273,6 +273,20 @@ async def test_a_key_reused_on_another_account_or_operation_is_idempotency_misma
     await refused(counts, lambda: core.create_account("c@example.com", key="k"), "idempotency_mismatch")
 
 
+async def test_a_help_request_key_reused_with_another_request_is_idempotency_mismatch(core, key, counts):
+    acc = await new_account(core, key, discord="42")
+    asked = {"topic": "help", "details": "my card was charged"}
+    first = await core.cases.open_help("42", acc.account_id, asked, key="help-1")
+    after_first = await counts()
+    assert await core.cases.open_help("42", acc.account_id, dict(asked), key="help-1") == first  # a double click
+    assert await counts() == after_first
+    other = {"topic": "help", "details": "something else"}
+    await refused(counts, lambda: core.cases.open_help("42", acc.account_id, other, key="help-1"),
+                  "idempotency_mismatch", "different request")
+    await refused(counts, lambda: core.cases.open_help("43", None, asked, key="help-1"), "idempotency_mismatch")
+    await refused(counts, lambda: core.spend_credits(acc.account_id, 1, key="help-1"), "idempotency_mismatch")
+
+
 @pytest.mark.parametrize("bad_key", ["", "x" * 256])
 async def test_a_missing_or_oversized_key_is_refused(core, key, counts, bad_key):
     acc = await new_account(core, key)

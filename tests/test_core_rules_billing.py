@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from core.errors import CoreError
+from core.money import Money
 from tests.conftest import DAY, HOUR, START, new_account
 
 FEB_1 = datetime(2026, 2, 1, tzinfo=UTC)
@@ -237,7 +238,9 @@ async def test_a_duplicate_charge_is_recommended_and_its_refund_keeps_the_subscr
     assert (case.recommendation.approve, case.recommendation.rule) == (True, "duplicate_charge")
     assert case.recommendation.facts["duplicate_of"] == first["id"]
     decided = await core.cases.decide(case.id, True, key=key(), actor="mod:1", reason="double charge")
-    assert decided.status == "approved"
+    assert decided.case.status == "approved"
+    assert (decided.effects.duplicate, decided.effects.subscription_ended, decided.effects.refunded) == (
+        True, False, Money("USD", 1999))
     # the user paid twice for one period: returning one payment leaves the period paid
     view = await core.snapshot(acc.account_id)
     assert (view.plan, view.status, view.credits.subscription) == ("plus", "active", 4000)
@@ -263,7 +266,8 @@ async def test_a_granted_subscription_refund_ends_it_at_once_keeping_topups(core
     [sub_invoice] = [i for i in await invoices_of(core, acc.account_id) if i["kind"] == "subscription"]
     case = await core.cases.open_refund(acc.account_id, sub_invoice["id"], "service_problem", "nothing rendered", key=key())
     assert case.recommendation.rule == "service_failure"
-    await core.cases.decide(case.id, True, key=key(), actor="mod:1", reason="outage on Jan 3 confirmed")
+    decided = await core.cases.decide(case.id, True, key=key(), actor="mod:1", reason="outage on Jan 3 confirmed")
+    assert (decided.effects.subscription_ended, decided.effects.refunded) == (True, Money("USD", 1999))
 
     view = await core.snapshot(acc.account_id)
     assert (view.plan, view.status, view.credits.subscription, view.credits.topup) == ("free", "free", 0, 2000)
@@ -289,7 +293,8 @@ async def test_a_topup_refund_removes_the_unspent_credits_of_that_purchase_only(
     await core.spend_credits(acc.account_id, 300, key=key())  # 100 free, then 200 of the first top-up
     case = await core.cases.open_refund(acc.account_id, first.invoice_ids[0], "charged_by_mistake", None, key=key())
     decided = await core.cases.decide(case.id, True, key=key(), actor="mod:1", reason="goodwill")
-    assert decided.status == "approved"
+    assert decided.case.status == "approved"
+    assert (decided.effects.credits_removed, decided.effects.refunded) == (300, Money("USD", 499))
     view = await core.snapshot(acc.account_id)
     assert view.credits.topup == 2000
     voids = await rows(core, "SELECT delta FROM credit_entries WHERE account_id = ? AND kind = 'void'", acc.account_id)

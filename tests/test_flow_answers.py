@@ -62,7 +62,7 @@ async def test_numbers_come_from_the_catalog(tmp_path) -> None:
     })
     core = await make_core(f"sqlite:///{tmp_path / 'other.db'}", catalog=catalog)
     try:
-        engine = FlowEngine(core)
+        engine = FlowEngine(core, core.db)
         assert "get 40 free credits every day" in text(await engine.answer("free_credits", "x"))
         upgrade = text(await engine.answer("upgrade", "x"))
         assert "Lite: €3.50 a month, 700 credits each period" in upgrade

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 
 from core.service import CANCEL_REASONS
+from flows.texts import quoted
 from tests.flow_helpers import World, actions, audit_actions, labels, options, text
 
 
@@ -70,6 +71,33 @@ async def test_a_comment_is_recorded_with_the_reason(core, key) -> None:
     assert screen.step == "done"
     [cancel] = [row for row in await core.audit_trail(w.account_id) if row["action"] == "cancel"]
     assert cancel["details"]["request"] == {"reason": "missing_features", "comment": "I need a batch mode."}
+
+
+async def test_the_confirmation_shows_the_comment_quoted_and_trimmed(core, key) -> None:
+    w = await World.open(core, key, plan="plus")
+    screen = await w.choose(await w.start("cancel"), "missing_features")
+    confirm = await w.press(await w.submit(screen, comment="  I need\n a batch   mode.  "), "continue")
+    assert confirm.step == "confirm"
+    assert "Your reason: Missing features.\nYour comment: “I need a batch mode.”" in text(confirm)
+    # A long comment is shown cut at a word, with an ellipsis; the whole of it is what is recorded.
+    w = await World.open(core, key, plan="plus", owner="1003")
+    long = "The exports keep failing on large projects " * 20
+    screen = await w.choose(await w.start("cancel"), "technical_problems")
+    confirm = await w.press(await w.submit(screen, comment=long), "continue")
+    [shown] = [line for line in text(confirm).split("\n") if line.startswith("Your comment:")]
+    assert shown.endswith("…”") and len(shown) < 240 and " projects The exports" in shown
+    assert not shown[:-2].endswith(" ")
+    # Skipped: no comment line at all.
+    w = await World.open(core, key, plan="plus", owner="1004")
+    screen = await w.choose(await w.start("cancel"), "other")
+    confirm = await w.press(await w.press(screen, "skip"), "continue")
+    assert "Your comment" not in text(confirm)
+
+
+def test_quoted_text_is_one_line_cut_at_a_word() -> None:
+    assert quoted("  a\n\tb  ") == "a b"
+    assert quoted("word " * 100, limit=20) == "word word word word…"
+    assert quoted("x" * 300, limit=20) == "x" * 19 + "…"
 
 
 async def test_a_blank_comment_counts_as_skipped_and_a_long_one_is_asked_again(core, key) -> None:

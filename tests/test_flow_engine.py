@@ -15,6 +15,7 @@ from datetime import timedelta
 import pytest
 
 from flows.engine import CLAIM, FlowEngine
+from flows.limits import STARTS_PER_MINUTE, StartLimit
 from tests.flow_helpers import STRANGER, World, actions, text
 
 
@@ -249,4 +250,29 @@ async def test_expired_flows_are_purged(core, key) -> None:
 
 async def test_unknown_kinds_are_a_programming_error(core) -> None:
     with pytest.raises(ValueError):
-        await FlowEngine(core).start("refund_please", "1")
+        await FlowEngine(core, core.db).start("refund_please", "1")
+
+
+async def test_the_start_limit_counts_real_time_not_the_core_clock(core, key) -> None:
+    real = [500.0]
+    w = await World.open(core, key, plan="plus")
+    w.engine = FlowEngine(core, core.db, timedelta(minutes=15), starts=StartLimit(clock=lambda: real[0]))
+    for _ in range(STARTS_PER_MINUTE):
+        assert (await w.start("topup")).step != "too_fast"
+    assert (await w.engine.start("topup", w.owner)).step == "too_fast"
+    # The core's clock moving (or, with CLOCK=simulated, standing still) changes nothing.
+    core.clock.advance(timedelta(hours=2))
+    assert (await w.engine.start("topup", w.owner)).step == "too_fast"
+    assert (await w.engine.start("topup", STRANGER)).step != "too_fast"  # per user
+    real[0] += 60
+    assert (await w.start("topup")).step != "too_fast"
+
+
+def test_the_start_limit_window_slides() -> None:
+    now = [0.0]
+    limit = StartLimit(limit=2, window=60, clock=lambda: now[0])
+    assert limit.allow("a") and limit.allow("a") and not limit.allow("a")
+    now[0] = 59.9
+    assert not limit.allow("a") and limit.allow("b")
+    now[0] = 60.0
+    assert limit.allow("a") and limit.allow("a") and not limit.allow("a")

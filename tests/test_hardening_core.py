@@ -16,7 +16,7 @@ import pytest
 from core import attempts
 from core.errors import CoreError
 from core.payments import Charge, SimulatedProvider
-from storage.db import StorageError
+from storage.errors import StorageError
 from storage.sqlite import SqliteDatabase
 from tests.conftest import make_core, table_counts
 from tests.test_hardening_kill import record_figures

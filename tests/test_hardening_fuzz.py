@@ -79,7 +79,7 @@ def test_random_event_sequences_never_crash_and_keep_the_core_sound(data):
 
 async def _one(data) -> None:
     core = await make_core("sqlite:///:memory:")
-    engine = FlowEngine(core, timedelta(minutes=15))
+    engine = FlowEngine(core, core.db, timedelta(minutes=15))
     STATS["examples"] += 1
     try:
         for n, actor in enumerate(ACTORS[:3]):

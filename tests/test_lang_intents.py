@@ -105,3 +105,25 @@ def test_every_rule_concept_speaks_every_language() -> None:
 @given(st.text(max_size=120), st.sampled_from([None, *SUPPORTED]))
 def test_any_text_gets_a_known_intent(text: str, lang: str | None) -> None:
     assert recognise_intent(text, lang) in INTENTS
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("hi", "greeting"), ("Hello there!", "greeting"), ("hi, how are you?", "greeting"),
+        ("thanks", "thanks"), ("ok thanks!", "thanks"), ("thank you 🙏", "thanks"), ("hi, thanks", "thanks"),
+        ("سلام", "greeting"), ("سلام خوبی؟", "greeting"), ("مرسی", "thanks"), ("خیلی ممنون", "thanks"),
+        ("salam", "greeting"), ("mamnoon", "thanks"),
+        ("مرحبا", "greeting"), ("السلام عليكم", "greeting"), ("شكرا جزيلا", "thanks"),
+        ("¡Hola!", "greeting"), ("muchas gracias", "thanks"), ("Merhaba", "greeting"), ("teşekkürler", "thanks"),
+        ("Привет", "greeting"), ("Спасибо большое!", "thanks"), ("Guten Morgen", "greeting"), ("Danke schön", "thanks"),
+        ("Bonjour", "greeting"), ("merci beaucoup", "thanks"), ("Olá", "greeting"), ("obrigada!", "thanks"),
+        # Not small talk: left to the question model (an answer, or the menu).
+        ("hi, I was charged twice", None), ("thanks but it still doesn't work", None), ("ok", None),
+        ("-1", None), ("", None), ("how do I cancel?", None), ("🙏", None),
+    ],
+)
+def test_small_talk_is_greetings_and_thanks_only(text: str, kind: str | None) -> None:
+    from locales import small_talk
+
+    assert small_talk(text) == kind

@@ -210,3 +210,35 @@ def test_bind_language_refuses_what_we_do_not_speak() -> None:
     from locales.render import _language
 
     _language.reset(token)
+
+
+def test_the_free_plan_is_isolated_in_persian_like_every_plan_name() -> None:
+    from core.errors import CoreError
+    from core.plans import load_catalog
+    from flows.errors import describe
+    from flows.texts import free_plan_name, plan_name
+
+    catalog = load_catalog()
+    on_free = render(describe(CoreError("no_subscription", "on Free"), catalog), "fa")
+    on_plus = render(M("Plan: {plan}.", plan=plan_name(catalog.plan("plus"))), "fa")
+    assert f"{FSI}Plus{PDI}" in on_plus
+    assert f"{FSI}Free{PDI}" in on_free and "Free" not in on_free.replace(f"{FSI}Free{PDI}", "")
+    assert render(free_plan_name(catalog), "en") == "Free"
+
+
+def test_no_message_types_a_plan_name_into_its_text() -> None:
+    """Plan names are arguments ({plan}, {free}): only then are they isolated in right-to-left
+    replies, and a renamed plan (PLANS_FILE) shows its own name."""
+    import ast
+    import re
+
+    root = Path(__file__).resolve().parent.parent
+    named = re.compile(r"\b(Free|Basic|Plus|Pro) plan\b")
+    found = []
+    for path in [*root.glob("flows/*.py"), *root.glob("bot/*.py")]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Call) and getattr(node.func, "id", None) in ("M", "MP") and node.args
+                    and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)
+                    and named.search(node.args[0].value)):
+                found.append(f"{path.name}:{node.lineno}")
+    assert found == []

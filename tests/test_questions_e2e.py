@@ -31,7 +31,7 @@ async def h(tmp_path):
 
 async def expected_answer(h: Harness, intent: str, user: int, lang: str, personal: bool = True) -> str:
     """The answer's text as the bot renders it for ``user`` in ``lang``."""
-    screen = await FlowEngine(h.app.core, h.app.flow_timeout).answer(intent, str(user), personal)
+    screen = await FlowEngine(h.app.core, h.app.db, h.app.flow_timeout).answer(intent, str(user), personal)
     locales.bind_language(lang)
     return content_of(screen.reply)
 
@@ -65,14 +65,31 @@ async def test_an_unclear_question_gets_choices_and_the_pressed_topic_in_the_ask
     assert h.double.world.messages[choices.id].content == choices.content
 
 
-async def test_a_mention_with_small_talk_gets_the_menu_and_unprompted_small_talk_silence(h):
+async def test_small_talk_gets_a_word_when_spoken_to_and_silence_unprompted(h):
     await h.start_bot()
     assert decision("thanks, that was quick!").kind == "none"
     await h.double.say(BOB, "support", "thanks, that was quick!")  # unprompted: silence
     with pytest.raises(DoubleTimeout):
         await h.double.next_message("support", timeout=0.5)
+    # Spoken to: a short friendly word, not the menu.
+    thanked = await h.double.say(CAROL, "general", "thanks, that was quick!", mentions_bot=True)
+    welcome = await h.double.next_message("general")
+    assert welcome.message_reference["message_id"] == thanked.id
+    assert welcome.content == "You're welcome! If anything else comes up, just ask." and labels(welcome) == []
+    await h.double.say(BOB, h.double.dm_channel(BOB), "hello there")
+    hello = await h.double.next_message(dm_of=BOB)
+    assert hello.content.startswith("Hi! What can I help you with?") and labels(hello) == []
 
-    mention = await h.double.say(CAROL, "general", "thanks, that was quick!", mentions_bot=True)
+
+async def test_a_mention_the_bot_cannot_place_gets_the_menu_and_unprompted_silence(h):
+    await h.start_bot()
+    unplaced = "what's the weather like on mars?"
+    assert decision(unplaced).kind == "none"
+    await h.double.say(BOB, "support", unplaced)  # unprompted: silence
+    with pytest.raises(DoubleTimeout):
+        await h.double.next_message("support", timeout=0.5)
+
+    mention = await h.double.say(CAROL, "general", unplaced, mentions_bot=True)
     menu = await h.double.next_message("general")
     assert menu.message_reference["message_id"] == mention.id
     assert labels(menu) == [*topic_labels(MENU_TOPICS, "en"), "Talk to a moderator"]
@@ -85,7 +102,7 @@ async def test_a_mention_with_small_talk_gets_the_menu_and_unprompted_small_talk
     assert refund.ephemeral and refund.content == locales.render(NO_DESK, "en")  # she wrote in English
 
     # A DM that fits nothing gets the menu too: the bot was written to.
-    await h.double.say(BOB, h.double.dm_channel(BOB), "hello there")
+    await h.double.say(BOB, h.double.dm_channel(BOB), "-1")
     in_dm = await h.double.next_message(dm_of=BOB)
     assert labels(in_dm)[-1] == "Talk to a moderator"
 

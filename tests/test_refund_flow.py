@@ -128,7 +128,7 @@ def test_charge_descriptions_read_as_date_what_amount():
 @pytest.fixture
 async def world(tmp_path):
     core = await make_core(f"sqlite:///{tmp_path / 'core.db'}")
-    yield core, FlowEngine(core)
+    yield core, FlowEngine(core, core.db)
     await core.db.close()
 
 

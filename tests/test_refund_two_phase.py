@@ -12,10 +12,11 @@ from datetime import timedelta
 
 import pytest
 
-from core.cases import CaseDesk
+from core.refund_approvals import RefundApprovals
 from core.errors import CoreError
 from core.payments import SimulatedProvider
-from storage.db import StorageError, open_database
+from storage.db import open_database
+from storage.errors import StorageError
 from tests.conftest import HOUR, new_account
 
 
@@ -93,7 +94,8 @@ async def test_the_provider_refunds_outside_any_transaction_after_the_attempt_is
     core.payments = watching = Watching(url_of(core), acc.account_id, case.id)
     decided = await core.cases.decide(case.id, True, key="approve", actor="mod:1", reason="bought by mistake")
     assert watching.seen == [{"attempt": "pending", "case": "open", "refund_invoices": 0, "account_free": True}]
-    assert decided.status == "approved"
+    assert decided.case.status == "approved"
+    assert (decided.effects.credits_removed, decided.effects.refunded.minor) == (2000, 1799)
     [refund] = await refund_invoices(core, acc.account_id)
     assert (refund["amount"], refund["provider_charge_id"]) == (-1799, f"re_refund:{case.id}")
     [attempt] = await rows(core, "SELECT status FROM payment_attempts WHERE key = ?", f"refund:{case.id}")
@@ -135,7 +137,8 @@ async def test_a_lost_answer_leaves_the_case_open_and_recovery_completes_it_once
     assert (view.plan, view.status) == ("free", "free")  # the refunded subscription ended
     assert await decisions(core, case.id) == [("mod:1", "outage confirmed", "approve")]
     # The moderator's second press replays the decision.
-    assert (await core.cases.decide(case.id, True, key="approve", actor="mod:1", reason="outage confirmed")) == decided
+    again = await core.cases.decide(case.id, True, key="approve", actor="mod:1", reason="outage confirmed")
+    assert again.case == decided and again.effects.subscription_ended
     assert len(await refund_invoices(core, acc.account_id)) == 1
 
 
@@ -155,7 +158,7 @@ async def test_a_kill_between_the_phases_leaves_an_attempt_recovery_completes_on
         else:
             async def dies_after(self, *args, **kwargs):
                 raise Killed()
-            m.setattr(CaseDesk, "_finish_refund", dies_after)
+            m.setattr(RefundApprovals, "_finish", dies_after)
         with pytest.raises(Killed):
             await core.cases.decide(case.id, True, key="approve", actor="mod:1", reason="bought by mistake")
     assert await counts() == before
@@ -196,7 +199,7 @@ async def test_two_moderators_and_a_double_click_at_once_refund_once(core, key):
     winner = "k-1" if decided.decided_by == "mod:1" else "k-2"
     for (k, _), result in zip(presses, results, strict=True):
         if k == winner:
-            assert result == decided, result
+            assert result.case == decided, result
         else:
             assert isinstance(result, CoreError) and result.code == "case_decided", result
     assert slow.calls == 1 and list(slow.refunds) == [f"refund:{case.id}"]
@@ -223,6 +226,6 @@ async def test_a_provider_refusal_leaves_the_case_undecided_and_nothing_refunded
     # The provider is back: approving again refunds, once.
     core.payments.mode = "ok"
     decided = await core.cases.decide(case.id, True, key="again", actor="mod:2", reason="bought by mistake")
-    assert (decided.status, decided.decided_by) == ("approved", "mod:2")
+    assert (decided.case.status, decided.case.decided_by) == ("approved", "mod:2")
     assert [r["amount"] for r in await refund_invoices(core, acc.account_id)] == [-1799]
     assert list(core.payments.refunds) == [f"refund:{case.id}"]

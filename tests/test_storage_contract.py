@@ -375,7 +375,7 @@ async def test_in_memory_sqlite_works_for_tests(sqlite_only):
 
 
 async def test_an_unknown_database_url_is_a_storage_error():
-    from storage.db import StorageError
+    from storage.errors import StorageError
 
     with pytest.raises(StorageError, match="sqlite:///"):
         await open_database("mysql://localhost/bot")

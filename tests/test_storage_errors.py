@@ -20,8 +20,8 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import pytest
 
 from core.service import SubscriptionCore
-from storage.db import Database, StorageError, open_database
-from storage.errors import BUSY, FULL, LOST, READ_ONLY
+from storage.db import Database, open_database
+from storage.errors import BUSY, FULL, LOST, READ_ONLY, StorageError
 from storage.sqlite import SqliteDatabase
 from tests.conftest import table_counts
 

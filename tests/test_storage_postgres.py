@@ -13,7 +13,8 @@ import socket
 import asyncpg
 import pytest
 
-from storage.db import StorageError, open_database
+from storage.db import open_database
+from storage.errors import StorageError
 from storage.migrations_runner import migration_files
 from storage.postgres import PostgresDatabase, describe, rows_changed, translate
 from tests.conftest import TABLES

@@ -48,6 +48,7 @@ def _attachments(
     result = [a for a in existing if a["id"] in keep_ids]
     for upload in files:
         attachment_id = str(world.ids.next())
+        world.uploads[attachment_id] = upload["data"]
         result.append(
             {
                 "id": attachment_id,

@@ -225,6 +225,7 @@ class World:
         self.interactions_by_token: dict[str, Interaction] = {}
         self.commands: dict[int, Command] = {}
         self.requests: list[RequestRecord] = []
+        self.uploads: dict[str, bytes] = {}  # attachment id → the file's bytes, as uploaded
         self.unhandled: list[RequestRecord] = []
         # Seconds a bot has for the first interaction response (Discord: 3); None = no limit.
         self.ack_deadline: float | None = 3.0
