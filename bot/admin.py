@@ -29,13 +29,14 @@ from bot.admin_changes import AdminChanges
 from bot.admin_reads import AdminReads
 from bot.admin_report import add_report_command
 from bot.cases import CaseBoard
+from bot.messages import THE_DISCORD_USER, WHY_KEPT
 from bot.translator import command_text
 from flows.replies import M
 
 REASON = app_commands.Range[str, 1, 500]
 OPTIONAL_REASON = app_commands.Range[str, 1, 500] | None
-THE_USER = command_text(M("The Discord user"))
-WHY = command_text(M("Why (kept in the audit trail)"))
+THE_USER = command_text(THE_DISCORD_USER)
+WHY = command_text(WHY_KEPT)
 WHY_LOOK = command_text(M("Why you look (optional; logged)"))
 
 

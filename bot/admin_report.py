@@ -28,13 +28,12 @@ from bot.report_chart_data import chart_data
 from bot.report_csv import report_csv
 from bot.report_text import comment_lines, report_lines
 from bot.translator import command_text
-from core.report import weekly_report
+from core.report import DEFAULT_WEEKS, weekly_report
 from flows.replies import M
 
 log = logging.getLogger(__name__)
 
-DEFAULT_WEEKS = 8
-MAX_WEEKS = 52
+MAX_WEEKS = 52  # a year; the operator's CLI goes further
 LATEST_COMMENTS = 3  # per reason
 CHART_FILE, CSV_FILE = "report.png", "report.csv"
 DESCRIPTION = M("Cancellations, save offers, refunds and questions per week, with a chart")

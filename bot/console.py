@@ -24,6 +24,7 @@ from babel import Locale
 import locales
 from bot.commands import _link as link_answer
 from bot.commands import _set_reminders as reminders_answer
+from bot.messages import TALK_TO_MODERATOR
 from bot.refunds import NO_DESK
 from core.errors import CoreError
 from core.views import AccountView
@@ -224,8 +225,8 @@ class Console:
               "/reminders on|off, /language CODE, /quit."),
             M("Or just ask a question, in your own language."),
         )
-        talk = Button(M("Talk to a moderator"), "start:help")
-        self.show(Screen(None, "help", "commands", Reply(lines, buttons=(talk,), final=True), self.owner),
+        self.show(Screen(None, "help", "commands", Reply(lines, buttons=(TALK_TO_MODERATOR,), final=True),
+                         self.owner),
                   await self.language())
 
     async def refund(self, lang: str) -> None:

@@ -11,6 +11,8 @@ sent, and must not change:
                                    language the question was asked in               -> Topic
     case:<case id>:<action>        approve | deny | close a moderators' case        -> CaseAction
     refund:<flow id>:retry         send the refund intake by DM again               -> RefundRetry
+    p:ask | p:no                   /privacy's Forget me and Keep my data            -> PrivacyStep
+    p:yes:<user id>:<nonce>        its confirmation (records in bot/privacy.py)     -> ForgetConfirmed
 
 Each record parses its custom_id once (``from_match``: the dynamic items in
 bot/components.py hand the result to their handler) and builds it (``custom_id``,

@@ -18,5 +18,9 @@ NOTHING_CHANGED = M("Nothing was changed.")
 NOT_YOURS = M("Only the person who asked can use this button.")
 NO_MOD_LOG = M("(No mod-log channel is set, so this was not posted there: set MOD_CHANNEL_ID.)")
 
+# Moderators' command options (/admin and its kin).
+THE_DISCORD_USER = M("The Discord user")
+WHY_KEPT = M("Why (kept in the audit trail)")
+
 # Opens a "talk to a moderator" case for whoever presses it.
 TALK_TO_MODERATOR = start_button("help", M("Talk to a moderator"))

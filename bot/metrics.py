@@ -18,7 +18,7 @@ from prometheus_client import (
     disable_created_metrics,
 )
 
-# Seconds to produce an interaction's answer: Discord wants the first answer within 3 s
+# Seconds from an interaction's arrival to its answer: Discord wants the first answer within 3 s
 # (the bot defers at 2 s, bot/respond.py), so the buckets are fine around those.
 ANSWER_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 5.0, 10.0, 30.0)
 # Seconds from a refund request to the moderators' decision: minutes to a week.
@@ -42,7 +42,8 @@ class BotMetrics:
             PREFIX + "interactions", "Interactions answered, by command and outcome (ok, refused, error).",
             ["command", "outcome"], registry=r)
         self.answer_seconds = Histogram(
-            PREFIX + "interaction_duration_seconds", "Seconds to produce an interaction's answer, by command.",
+            PREFIX + "interaction_duration_seconds",
+            "Seconds from an interaction's arrival to its answer being ready, by command.",
             ["command"], buckets=ANSWER_BUCKETS, registry=r)
         self.flows_started = Counter(PREFIX + "flows_started", "Flows started, by kind.", ["kind"], registry=r)
         self.flows_completed = Counter(
@@ -53,7 +54,8 @@ class BotMetrics:
             "Flows left unfinished, by kind and reason: closed (Never mind) or expired (a press after the timeout).",
             ["kind", "reason"], registry=r)
         self.cancellations = Counter(
-            PREFIX + "cancellations", "Renewals cancelled through /cancel, by the reason chosen.", ["reason"], registry=r)
+            PREFIX + "cancellations", "Renewals cancelled through /cancel, by the reason chosen.",
+            ["reason"], registry=r)
         self.save_offers_shown = Counter(PREFIX + "save_offers_shown", "Save offers shown in /cancel.", registry=r)
         self.save_offers_accepted = Counter(
             PREFIX + "save_offers_accepted", "Save offers taken (a switch to the cheaper plan).", registry=r)

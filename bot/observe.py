@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable
 from typing import TypeVar
 
 import aiohttp
 import discord
 
+from bot.deadline import time_left
 from bot.metrics import active
 from core.errors import CoreError
 from flows.engine import Screen
@@ -47,13 +47,19 @@ def command_label(interaction: discord.Interaction, screen: Screen | None) -> st
     return f"{what}:{screen.kind}" if screen is not None else what
 
 
+def arrival() -> float:
+    """When the interaction in hand reached the bot (bot/deadline.py marks it), on the event
+    loop's clock; now when it was not marked."""
+    return asyncio.get_running_loop().time() + time_left(0.0)  # time_left(0) = arrival - now
+
+
 def interaction_answered(interaction: discord.Interaction, started: float, result=None,
                          error: BaseException | None = None) -> None:
-    """The work for ``interaction`` ended (``started``: time.perf_counter() when it began):
-    ok, refused (a notice such as "not yours" or "expired", or a core refusal) or error."""
+    """The answer for ``interaction`` is ready (``started``: its ``arrival()``): ok, refused
+    (a notice such as "not yours" or "expired", or a core refusal) or error."""
     if isinstance(error, asyncio.CancelledError):
         return  # the bot is stopping: no answer was due from us
-    seconds = time.perf_counter() - started
+    seconds = asyncio.get_running_loop().time() - started
     screen = _screen_in(result)
     if error is not None:
         outcome = "refused" if isinstance(error, CoreError) else "error"
@@ -68,8 +74,8 @@ def interaction_answered(interaction: discord.Interaction, started: float, resul
 
 
 async def counted(interaction: discord.Interaction, work: Awaitable[T]) -> T:
-    """``work`` awaited, its time and outcome counted (``interaction_answered``)."""
-    started = time.perf_counter()
+    """``work`` awaited, its outcome and the time since the interaction arrived counted."""
+    started = arrival()
     try:
         result = await work
     except BaseException as exc:

@@ -18,7 +18,7 @@ from locales import RTL, render
 from locales.formatting import format_money
 from locales.languages import babel_locale
 
-TOP_TOPICS = 8  # the rest of the topics share one grey bar part
+TOP_TOPICS = 8  # the commonest topics; the rest share one bar part
 
 TITLE = M("Cancellations, save offers, refunds and questions per week")
 WEEK_AXIS = M("Week (ISO number and its Monday)")

@@ -15,9 +15,7 @@ from bot.report_chart import HEIGHT, WIDTH, render_png
 from bot.report_chart_data import chart_data
 from bot.report_csv import report_csv
 from bot.report_table import report_table
-from core.report import MAX_WEEKS, weekly_report
-
-DEFAULT_WEEKS = 8
+from core.report import DEFAULT_WEEKS, MAX_WEEKS, weekly_report
 
 
 def add_report_parser(commands) -> None:

@@ -212,10 +212,10 @@ async def _redact_audit(tx: Tx, user: str, account_id: str | None, texts: frozen
     """The audit records of the user's changes: free texts out, the id rewritten; the stored
     answer to a request that named them gets its request hash replaced (a hash is no less
     personal than what it hashes)."""
-    where, params = "actor = ?", [f"discord:{user}"]
-    if account_id:
-        where, params = where + " OR account_id = ?", [*params, account_id]
-    for row in await tx.fetchall(f"SELECT id, actor, reason, idempotency_key, details FROM audit_log WHERE {where}", *params):
+    found = await tx.fetchall(  # account_id None: "= NULL" is never true, the actor alone counts
+        "SELECT id, actor, reason, idempotency_key, details FROM audit_log WHERE actor = ? OR account_id = ?",
+        f"discord:{user}", account_id)
+    for row in found:
         details = _decoded(row["details"])
         redacted = _without_texts(scan.scrub_json(details, user, texts))
         actor = scan.scrub_text(row["actor"], user)

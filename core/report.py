@@ -24,7 +24,7 @@ from storage.db import Database, Tx
 
 WEEK = timedelta(days=7)
 WEEK_SECONDS = int(WEEK.total_seconds())
-MAX_WEEKS = 104
+DEFAULT_WEEKS, MAX_WEEKS = 8, 104
 
 # Each query takes (first week's start, range start, range end); ``week`` is the week's index.
 _RESUMES = (

@@ -47,7 +47,7 @@ def _ask_reply(*lead) -> Reply:
 
 def _review_reply(details: str, *lead) -> Reply:
     lines = (*lead, M("Your message for the moderators: “{details}”", details=quoted(details, MAX_DETAILS)),
-             M("Nothing is sent until you press Send."))
+             M("Nothing is sent until you press “Send to a moderator”."))
     buttons = (Button(M("Send to a moderator"), "send", "primary"), Button(M("Write it again"), "describe"),
                close_button())
     return Reply(lines, buttons=buttons, form=_form())

@@ -14,7 +14,7 @@ from flows.replies import Button, M, Msg, Reply
 # Extraction markers for the names in core/plans.toml (see the module comment).
 SHIPPED_PLAN_NAMES = (M("Free"), M("Basic"), M("Plus"), M("Pro"))
 
-# Labels of core.service.CANCEL_REASONS, in its order (a test checks the keys).
+# Labels of core.rules.CANCEL_REASONS, in its order (a test checks the keys).
 CANCEL_REASON_LABELS = {
     "too_expensive": M("Too expensive"),
     "not_using": M("Not using it enough"),

@@ -82,7 +82,8 @@ def rows(records: Sequence[Any]) -> list[dict[str, Any]]:
 
 
 async def open_database(url: str) -> Database:
-    """Open the backend named by a DATABASE_URL."""
+    """Open the backend named by a DATABASE_URL. A backend is imported when it is chosen (asyncpg
+    is needed for PostgreSQL only); the backends import the port's errors, never this module."""
     if url.startswith("sqlite:///"):
         from storage.sqlite import SqliteDatabase
 

@@ -4,6 +4,7 @@ one line and exit status 2."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -107,3 +108,21 @@ def test_help_says_to_use_the_virtualenv(tmp_path):
     assert shown.returncode == 0
     assert shown.stdout.startswith("usage: .venv/bin/python -m bot")
     assert "source .venv/bin/activate" in " ".join(shown.stdout.split())
+
+
+def test_without_a_token_it_says_how_to_run_it_with_the_virtualenv(tmp_path):
+    run = cli(tmp_path, "run")
+    assert run.returncode == 2
+    assert run.stderr.startswith("error: DISCORD_TOKEN: not set.")
+    assert "`.venv/bin/python -m bot console` (`make console`)" in run.stderr
+    assert " python -m" not in run.stderr.replace(".venv/bin/python -m", "")
+
+
+def test_the_readmes_commands_use_the_virtualenvs_python():
+    """A bare `python` outside the virtualenv fails with "No module named 'aiosqlite'"."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = readme.split("```")[1::2]  # the fenced code blocks
+    bare = [line for block in blocks for line in block.splitlines()
+            if re.search(r"(^|[\s=;|&])python3?\s", line) and not line.lstrip().startswith("#")]
+    assert bare == []
+    assert "source .venv/bin/activate" in readme  # where `python -m bot …` appears, how to get it

@@ -175,7 +175,7 @@ async def test_a_description_for_the_moderators_is_shown_before_it_is_sent(moder
     assert status == 0
     review = out[out.index("Your message for the moderators:"):]
     assert "Your message for the moderators: “My invoice shows two charges.”" in review
-    assert "Nothing is sent until you press Send." in review
+    assert "Nothing is sent until you press “Send to a moderator”." in review
     assert "[1] Send to a moderator\n  [2] Write it again\n  [3] Never mind" in review
     assert out.index("Your message for the moderators:") < out.index("A moderator will get back to you.")
     [case] = await moderated.core.cases.list()

@@ -171,6 +171,7 @@ def _dynamic_sql(node: ast.expr, allowed: set[str]) -> str | None:
 # column from a fixed set (checked at run time), table names read from the schema (storage copy).
 CODE_NAMES = {
     "core/preferences.py": {"column"},
+    "core/privacy_scan.py": {"table", "column"},  # read from the schema, checked against a pattern
     "storage/copy.py": {"name", "table.name", "columns"},
     "storage/sqlite.py": {"wait_ms"},
 }

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 import aiohttp
 import pytest
@@ -16,7 +17,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from bot.discord_app import make_bot
 from bot.discord_endpoint import apply_api_base
 from bot.settings import SettingsError
-from tests.bot_harness import ALICE, BOB, TOKEN, Harness, labels, press_from_outside
+from tests.bot_harness import ALICE, BOB, TOKEN, Harness, labels, press_from_outside, select_of
+from tests.refund_harness import MODS, moderated
+from tests.test_refunds_e2e import decide, intake
 
 
 @pytest.fixture
@@ -104,6 +107,27 @@ async def test_questions_and_a_closed_flow_are_counted(h):
     assert value(m, "supportbot_questions_total", language="en", decision="quiet") == 1
     assert value(m, "supportbot_flows_abandoned_total", kind="cancel", reason="closed") == 1
     assert value(m, "supportbot_flows_completed_total", kind="cancel", end="closed") == 0
+
+
+async def test_a_refund_request_and_its_denial_are_counted_with_the_time_to_decide(tmp_path):
+    async with moderated(tmp_path, METRICS_ADDR="127.0.0.1:0") as h:
+        await h.account(ALICE)
+        await h.start_bot()
+        await h.command(ALICE, "refund")
+        dm = await h.double.next_message(dm_of=ALICE)
+        await intake(h, dm, ALICE, select_of(dm)["options"][0]["value"], "other", None)
+        post = await h.double.next_message(MODS)
+        await h.app.advance_clock(timedelta(hours=3))  # the moderators take three hours
+        await decide(h, post, "Deny", "paid periods are not refundable")
+
+        m = await scrape(h)
+        assert value(m, "supportbot_refund_cases_total", event="opened") == 1
+        assert value(m, "supportbot_refund_cases_total", event="denied") == 1
+        assert value(m, "supportbot_refund_cases_total", event="approved") == 0
+        assert value(m, "supportbot_refund_decision_seconds_count") == 1
+        assert value(m, "supportbot_refund_decision_seconds_sum") == pytest.approx(3 * 3600, abs=60)
+        assert value(m, "supportbot_flows_completed_total", kind="refund", end="sent") == 1
+        assert value(m, "supportbot_interactions_total", command="/refund", outcome="ok") == 1
 
 
 async def test_healthz_follows_the_gateway_and_the_database(h):

@@ -272,6 +272,37 @@ async def test_talk_to_a_moderator_lands_in_the_same_queue(h):
     assert (await h.app.core.cases.get(case.id)).status == "closed"
 
 
+async def test_a_description_typed_for_a_moderator_waits_for_send(h):
+    await h.account(ALICE)
+    await h.start_bot()
+    ask = await h.press(ALICE, await h.command(ALICE, "help"), "Talk to a moderator")
+    assert labels(ask) == ["Describe the problem", "Send to a moderator", "Never mind"]
+    modal = await h.press(ALICE, ask, "Describe the problem")
+    review = await (await h.double.submit_modal(ALICE, modal.custom_id, {"details": "Charged twice in May."})).response()
+    assert "Your message for the moderators: “Charged twice in May.”" in review.content
+    assert labels(review) == ["Send to a moderator", "Write it again", "Never mind"]
+    with pytest.raises(DoubleTimeout):  # typing it sent nothing
+        await h.double.next_message(MODS, timeout=0.3)
+    assert await h.app.core.cases.list() == []
+    sent = await h.press(ALICE, review, "Send to a moderator")
+    assert "A moderator will get back to you." in sent.content
+    post = await h.double.next_message(MODS)
+    assert "Charged twice in May." in post.content
+
+
+async def test_without_a_mod_channel_talk_to_a_moderator_says_nothing_was_sent(tmp_path):
+    async with moderated(tmp_path, MOD_CHANNEL_ID="") as h:
+        await h.account(ALICE)
+        await h.start_bot()
+        told = await h.press(ALICE, await h.command(ALICE, "help"), "Talk to a moderator")
+        assert told.content.startswith("No moderators' channel is set up for me here")
+        assert labels(told) == []
+        reasons = await h.command(ALICE, "cancel")
+        noted = await h.press(ALICE, reasons, "Talk to a moderator")
+        assert noted.ephemeral and noted.content.startswith("No moderators' channel is set up for me here")
+        assert await count(h, "cases") == 0
+
+
 async def test_an_approval_during_an_outage_reaches_the_user_once_after_a_restart(h):
     """Discord refuses every message for a while: the moderator's decision is still made and
     answered; the bot restarts while Discord is down; the user gets the decision once after."""

@@ -15,6 +15,7 @@ import pytest
 
 from storage.db import open_database
 from storage.errors import StorageError
+from storage.held_writes import groups, joined
 from storage.migrations_runner import migration_files
 from storage.postgres import PostgresDatabase, describe, rows_changed, translate
 from tests.conftest import TABLES
@@ -43,6 +44,26 @@ def test_placeholders_become_numbered_outside_quotes_and_comments(sql, expected)
 ])
 def test_rows_changed_reads_the_command_status(status, n):
     assert rows_changed(status) == n
+
+
+def test_held_writes_group_until_a_table_repeats_or_a_write_reads():
+    a = ("INSERT INTO accounts (id) VALUES (?)", ("a",))
+    b = ("INSERT INTO audit_log (id) VALUES (?)", ("l",))
+    c = ("UPDATE accounts SET version = version + 1 WHERE id = ?", ("a",))
+    d = ("INSERT INTO invoices (id) SELECT ? WHERE EXISTS (SELECT 1 FROM accounts)", ("i",))
+    e = ("DELETE FROM flows WHERE id = ?", ("f",))
+    assert groups([a, b, c, d, e]) == [[a, b], [c], [d], [e]]
+    assert groups([a, b, e]) == [[a, b, e]]
+
+
+def test_a_group_of_held_writes_is_one_statement_with_their_parameters_in_order():
+    sql, params = joined([("INSERT INTO t (a) VALUES (?)", (1,)), ("UPDATE u SET b = ? WHERE c = ?", (2, 3)),
+                          ("INSERT INTO v (d) VALUES (?)", (4,))])
+    assert sql == ("WITH w1 AS (INSERT INTO t (a) VALUES (?)), w2 AS (UPDATE u SET b = ? WHERE c = ?) "
+                   "INSERT INTO v (d) VALUES (?)")
+    assert params == (1, 2, 3, 4)
+    assert translate(sql).count("$") == 4
+    assert joined([("DELETE FROM t WHERE a = ?", (1,))]) == ("DELETE FROM t WHERE a = ?", (1,))
 
 
 def test_describe_hides_the_password():

@@ -40,7 +40,8 @@ double on its own and prints its DISCORD_API_BASE.
 Modules: ``state`` (records, waiting), ``payloads`` (Discord JSON), ``server`` (app,
 middleware), ``channels``/``commands``/``interaction_routes`` (REST routes), ``gateway``
 (websocket), ``messages``/``components`` (payload rules), ``faults``, ``httputil``,
-``interactions`` (interaction payloads and handles), ``client`` (this API).
+``interactions`` (interaction payloads and handles), ``client`` (this API, with
+``world_setup`` and ``playing`` for its world and its users).
 """
 
 from .client import DEFAULT_TIMEOUT, DiscordDouble

@@ -1,46 +1,24 @@
-"""``DiscordDouble``: start the fake Discord, set up its world, and play users against a bot."""
+"""``DiscordDouble``: start the fake Discord, set up its world (world_setup.py), and play
+users against a bot (playing.py)."""
 
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterable, Sequence
-from typing import Any, Self
+from collections.abc import Iterable
+from typing import Self
 
 from aiohttp import web
 
-from . import messages
 from .faults import Fault, FaultBook
 from .gateway import Gateway
-from .interactions import (
-    InteractionHandle,
-    check_command_usable,
-    command_data,
-    component_data,
-    modal_data,
-    new_interaction,
-)
+from .playing import PlayingUsers
 from .server import API_PREFIX, build_app
-from .state import (
-    DEFAULT_EVERYONE_PERMISSIONS,
-    DM,
-    Channel,
-    Guild,
-    Member,
-    Message,
-    RequestRecord,
-    Role,
-    ShownModal,
-    User,
-    World,
-    check_locale,
-)
+from .state import RequestRecord, User, World
 
 DEFAULT_TIMEOUT = 5.0
-ChannelRef = Channel | int | str  # record, id, or guild channel name
-UserRef = User | int
 
 
-class DiscordDouble:
+class DiscordDouble(PlayingUsers):
     """A local Discord (REST + gateway) on 127.0.0.1 for one bot application.
 
     Create with ``await DiscordDouble.start(...)``; stop with ``await double.stop()``
@@ -140,95 +118,6 @@ class DiscordDouble:
     @property
     def bot_user(self) -> User:
         return self.world.bot
-
-    # -- the world ------------------------------------------------------------------------
-
-    def add_guild(
-        self,
-        guild_id: int,
-        name: str = "Guild",
-        *,
-        channels: Iterable[str | tuple[str, int]] = ("general",),
-        locale: str = "en-US",
-    ) -> Guild:
-        """A guild the bot is in (sent in GUILD_CREATE to whichever shard owns it)."""
-        world = self.world
-        guild = Guild(
-            id=guild_id, name=name, owner_id=world.ids.next(), locale=check_locale(locale)
-        )
-        # The @everyone role shares the guild's id.
-        guild.roles[guild_id] = Role(
-            id=guild_id, name="@everyone", permissions=DEFAULT_EVERYONE_PERMISSIONS
-        )
-        guild.members[world.bot.id] = Member(user_id=world.bot.id)
-        world.guilds[guild_id] = guild
-        for channel in channels:
-            channel_name, channel_id = channel if isinstance(channel, tuple) else (channel, None)
-            self.add_channel(channel_name, guild_id=guild_id, channel_id=channel_id)
-        return guild
-
-    def add_channel(
-        self, name: str, *, guild_id: int | None = None, channel_id: int | None = None
-    ) -> Channel:
-        guild = self.world.guilds[guild_id or self.guild_id]
-        channel = Channel(
-            id=channel_id or self.world.ids.next(),
-            name=name,
-            guild_id=guild.id,
-            position=len(guild.channel_ids),
-        )
-        self.world.channels[channel.id] = channel
-        guild.channel_ids.append(channel.id)
-        return channel
-
-    def add_role(self, name: str, *, permissions: int = 0, guild_id: int | None = None) -> Role:
-        role = self.world.ensure_role(self.world.guilds[guild_id or self.guild_id], name)
-        role.permissions = permissions
-        return role
-
-    def add_user(
-        self,
-        user_id: int,
-        name: str,
-        roles: Sequence[str | int] = (),
-        locale: str = "en-US",
-        dms_open: bool = True,
-        *,
-        guild_id: int | None = None,
-    ) -> User:
-        """A person who is a member of the guild; ``roles`` by name (created if new) or id.
-
-        Users added before the bot connects are in GUILD_CREATE (with the members intent).
-        Later additions are not announced over the gateway; interaction payloads and
-        REST member lookups still carry them.
-        """
-        user = self.world.users.get(user_id) or User(id=user_id, name=name)
-        user.name, user.locale, user.dms_open = name, check_locale(locale), dms_open
-        self.world.users[user_id] = user
-        guild = self.world.guilds[guild_id or self.guild_id]
-        role_ids = [
-            self.world.find_role(guild, r).id
-            if isinstance(r, int)
-            else self.world.ensure_role(guild, r).id
-            for r in roles
-        ]
-        guild.members[user_id] = Member(user_id=user_id, role_ids=role_ids)
-        self.world.notify()
-        return user
-
-    def set_dms_open(self, user: UserRef, dms_open: bool) -> None:
-        """Closed DMs make POST /channels/{dm}/messages answer 403, code 50007."""
-        self.world.user(user).dms_open = dms_open
-
-    def channel(self, channel: ChannelRef) -> Channel:
-        return self.world.channel(channel)
-
-    def dm_channel(self, user: UserRef) -> Channel:
-        return self.world.dm_channel(user)
-
-    def role(self, name_or_id: str | int, *, guild_id: int | None = None) -> Role:
-        return self.world.find_role(self.world.guilds[guild_id or self.guild_id], name_or_id)
-
     # -- bot connection ---------------------------------------------------------------------
 
     async def wait_ready(
@@ -263,202 +152,6 @@ class DiscordDouble:
     async def drop_connection(self, shard_id: int | None = None, code: int = 4000) -> int:
         """Close the bot's websocket(s) like a network failure; discord.py should RESUME."""
         return await self.gateway.drop(shard_id, code)
-
-    # -- playing users -------------------------------------------------------------------------
-
-    def _default_channel(self) -> Channel:
-        return self.world.channels[self.world.guilds[self.guild_id].channel_ids[0]]
-
-    async def _dispatch(self, record) -> InteractionHandle:
-        await self.gateway.dispatch("INTERACTION_CREATE", record.payload, guild_id=record.guild_id)
-        return InteractionHandle(self.world, record, self.timeout)
-
-    async def slash(
-        self,
-        user: UserRef,
-        name: str,
-        options: dict[str, Any] | None = None,
-        *,
-        channel: ChannelRef | None = None,
-        locale: str | None = None,
-        timeout: float | None = None,
-    ) -> InteractionHandle:
-        """Run ``/name`` (``"group sub"`` for subcommands) as ``user``. Waits for the bot
-        to have synced the command; option values are checked against its definition."""
-        target = self.channel(channel) if channel is not None else self._default_channel()
-        root, *path = name.split()
-        command = await self.world.wait_until(
-            lambda: self.world.commands_named(root, target.guild_id),
-            timeout or self.timeout,
-            lambda: (
-                f"command {root!r} to be synced (synced: "
-                f"{sorted(c.payload['name'] for c in self.world.commands.values())})"
-            ),
-        )
-        user = self.world.user(user)
-        check_command_usable(self.world, command, user, target)
-        data = command_data(self.world, command, path, options or {}, self.world.guild_of(target))
-        record = new_interaction(
-            self.world, kind=2, user=user, channel=target, data=data, locale=locale
-        )
-        return await self._dispatch(record)
-
-    def _clickable(self, user: User, message: Message | int) -> Message:
-        message = self.world.message(message)
-        if message.deleted:
-            raise LookupError(f"message {message.id} was deleted")
-        if message.ephemeral:
-            owner = self.world.interactions.get(message.interaction_id or 0)
-            if owner is None or owner.user_id != user.id:
-                raise PermissionError(
-                    f"message {message.id} is ephemeral and not shown to user {user.id}"
-                )
-        return message
-
-    async def _component(
-        self,
-        user: UserRef,
-        message: Message | int,
-        custom_id: str | None,
-        label: str | None,
-        values: list | None,
-        locale: str | None,
-    ) -> InteractionHandle:
-        user = self.world.user(user)
-        message = self._clickable(user, message)
-        component = message.component(custom_id, label=label)
-        if component.get("disabled"):
-            raise ValueError(f"component {component.get('custom_id')!r} is disabled")
-        if "custom_id" not in component:
-            raise ValueError(f"component {component!r} has no custom_id (a link button?)")
-        channel = self.world.channels[message.channel_id]
-        data = component_data(self.world, message, component, values, self.world.guild_of(channel))
-        record = new_interaction(
-            self.world,
-            kind=3,
-            user=user,
-            channel=channel,
-            data=data,
-            locale=locale,
-            message=message,
-        )
-        return await self._dispatch(record)
-
-    async def click(
-        self,
-        user: UserRef,
-        message: Message | int,
-        custom_id: str | None = None,
-        *,
-        label: str | None = None,
-        locale: str | None = None,
-    ) -> InteractionHandle:
-        """Press a button (found by custom_id or label) on a message the bot sent."""
-        return await self._component(user, message, custom_id, label, None, locale)
-
-    async def select(
-        self,
-        user: UserRef,
-        message: Message | int,
-        custom_id: str,
-        values: Sequence[Any],
-        *,
-        locale: str | None = None,
-    ) -> InteractionHandle:
-        """Choose ``values`` in a select menu (option values; users/roles/channels for
-        the auto-populated select types)."""
-        return await self._component(user, message, custom_id, None, list(values), locale)
-
-    async def submit_modal(
-        self,
-        user: UserRef,
-        modal_custom_id: str,
-        values: dict[str, Any],
-        *,
-        locale: str | None = None,
-    ) -> InteractionHandle:
-        """Fill in and submit the latest modal with this custom_id that the bot showed the user."""
-        user = self.world.user(user)
-        shown = [
-            i.modal
-            for i in self.world.interactions.values()
-            if i.modal is not None
-            and i.modal.user_id == user.id
-            and i.modal.custom_id == modal_custom_id
-        ]
-        if not shown:
-            raise LookupError(f"the bot never showed modal {modal_custom_id!r} to user {user.id}")
-        modal: ShownModal = shown[-1]
-        opener = self.world.interactions[modal.interaction_id]
-        source_message = self.world.messages.get(opener.message_id or 0)
-        record = new_interaction(
-            self.world,
-            kind=5,
-            user=user,
-            channel=self.world.channels[opener.channel_id],
-            data=modal_data(modal, values),
-            locale=locale,
-            message=source_message,
-        )
-        return await self._dispatch(record)
-
-    async def say(
-        self, user: UserRef, channel: ChannelRef, content: str, *, mentions_bot: bool = False
-    ) -> Message:
-        """The user posts ``content`` in a channel (a DM channel too): MESSAGE_CREATE."""
-        user = self.world.user(user)
-        target = self.channel(channel)
-        if target.type != DM and user.id not in self.world.guilds[target.guild_id].members:
-            raise LookupError(f"user {user.id} is not in the guild of channel {target.id}")
-        if mentions_bot:
-            content = f"<@{self.world.bot.id}> {content}"
-        message = Message(
-            id=self.world.ids.next(),
-            channel_id=target.id,
-            guild_id=target.guild_id,
-            author_id=user.id,
-            content=content,
-            source="user",
-        )
-        messages.resolve_mentions(self.world, message)
-        self.world.store(message)
-        await self.gateway.dispatch_message("MESSAGE_CREATE", message, required=True)
-        return message
-
-    async def next_message(
-        self,
-        channel: ChannelRef | None = None,
-        *,
-        dm_of: UserRef | None = None,
-        timeout: float | None = None,
-    ) -> Message:
-        """The oldest not-yet-returned message the bot posted itself (POST /channels/.../messages)
-        in ``channel`` or in its DM with ``dm_of``. Interaction replies come from their handle."""
-        if (channel is None) == (dm_of is None):
-            raise ValueError("give exactly one of channel or dm_of")
-        target = self.world.dm_channel(dm_of) if dm_of is not None else self.channel(channel)
-
-        def check() -> Message | None:
-            for message in self.world.messages.values():
-                if (
-                    message.channel_id == target.id
-                    and message.source == "channel"
-                    and message.author_id == self.world.bot.id
-                    and message.id not in self._consumed
-                ):
-                    self._consumed.add(message.id)
-                    return message
-            return None
-
-        return await self.world.wait_until(
-            check, timeout or self.timeout, f"a bot message in channel {target.id}"
-        )
-
-    def messages_in(self, channel: ChannelRef) -> list[Message]:
-        """Every message (bot, user, interaction replies) in a channel, oldest first."""
-        target = self.channel(channel)
-        return [m for m in self.world.messages.values() if m.channel_id == target.id]
-
     # -- inspection and faults ---------------------------------------------------------------
 
     def requests(self, method: str | None = None, path: str | None = None) -> list[RequestRecord]:

@@ -13,20 +13,12 @@ from bot.render import content_of
 from flows.answers import MENU_TOPICS, TOPICS
 from flows.engine import FlowEngine
 from flows.replies import M
-from tests.bot_harness import ALICE, BOB, CAROL, Harness, labels, mentions_off_everywhere
+from tests.bot_harness import ALICE, BOB, CAROL, Harness, labels
 from tests.discord_double import DoubleTimeout
 
 # Chosen because the shipped model is unsure between topics on them (checked first, below).
 UNCLEAR_PERSIAN = "کردیتام چی میشن؟"
 UNCLEAR_ENGLISH = "what about my plan?"
-
-
-@pytest.fixture
-async def h(tmp_path):
-    async with Harness.open(tmp_path) as harness:
-        yield harness
-        assert mentions_off_everywhere(harness.double) == []
-        assert harness.double.unhandled_requests == []
 
 
 async def expected_answer(h: Harness, intent: str, user: int, lang: str, personal: bool = True) -> str:
