@@ -1,4 +1,4 @@
-"""``/admin``: the moderators' commands of SPEC section 3.
+"""``/admin``: the moderators' commands (docs/bot.md, "Moderator commands").
 
     lookup USER            plan, period, credits by kind, restrictions, open cases, recent invoices
     cases                  the open refund and "talk to a moderator" cases

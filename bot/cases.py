@@ -6,8 +6,8 @@
 Every case the core opens in this process (a refund request from the DM intake, a "Talk
 to a moderator" press in any flow) is posted once, with the account's facts and, for a
 refund, the core's recommendation and its grounds. The core decides: approval refunds
-through the payment port and applies SPEC section 1's effects (a refunded subscription
-ends at once; top-ups stay). The user is then told the decision in their DM, in their
+through the payment port and applies a refund's effects (docs/core-rules.md, section 14: a
+refunded subscription ends at once; top-ups stay). The user is then told the decision in their DM, in their
 language, and the decision goes to the mod-log.
 
 The buttons carry the case id, so they work on any process and after a restart; the

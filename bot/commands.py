@@ -1,4 +1,4 @@
-"""The user commands of SPEC section 3, as application commands.
+"""The user commands (docs/bot.md, "User commands"), as application commands.
 
 Names and descriptions are catalog messages (``M``), so the same catalogs that
 translate replies feed Discord's command localisations (bot/translator.py). The

@@ -1,8 +1,9 @@
 """The reply language, chosen once per Discord event at the edge and bound for it.
 
-The order is SPEC section 4's, implemented by ``locales.choose_language``; this module
-only gathers its inputs from Discord (client and server locale) and from the user's
-stored preferences (saved choice, recent language), and binds the result. Each event
+The order is docs/languages.md's ("Choosing the reply language"), implemented by
+``locales.choose_language``; this module only gathers its inputs from Discord (client and
+server locale) and from the user's stored preferences (saved choice, recent language),
+and binds the result. Each event
 binds once, where it enters: an interaction in bot/dispatch.py, a chat message in
 bot/support_channel.py, a DM the bot owes in bot/delivery.py.
 """

@@ -1,4 +1,4 @@
-"""Refund requests go to DMs (SPEC section 3): /refund, or a question recognised as ``refund``.
+"""Refund requests go to DMs (docs/bot.md): /refund, or a question recognised as ``refund``.
 
     request (/refund in a server, or a message in a support channel)
       -> the refund intake (flows/refund.py) is started for the user and its first screen sent by DM

@@ -99,7 +99,8 @@ async def signup(core: SubscriptionCore, args: dict, me: str, i: int) -> dict:
     """One sign-up retried everywhere with its key, and rival sign-ups for one email."""
     same = await core.create_account("same-key@example.com", key="signup-same", device_id="dev-race")
     rival = await _outcome(core.create_account("rival@example.com", key=f"signup-{me}"))
-    help_case = await core.cases.open_help("555", None, {"from": me}, key="help-same")
+    # The same request everywhere: the same key with another request is refused (idempotency_mismatch).
+    help_case = await core.cases.open_help("555", None, {"topic": "help"}, key="help-same")
     return {"same": same.account_id, "rival": rival.get("error") or rival["ok"].account_id, "help": help_case.id}
 
 
