@@ -51,23 +51,12 @@ class AdminChanges(AdminBase):
         receipt = await self.core.adjust_credits(
             account.account_id, delta, key=key, actor=self.actor(moderator), reason=reason
         )
-        who, whom = mention(moderator), mention(user.id)
-        if delta > 0:
-            line = M(
-                "{moderator} granted {n} credits to {user}. Reason: {reason}",
-                moderator=who,
-                n=amount,
-                user=whom,
-                reason=plain(reason),
-            )
-        else:
-            line = M(
-                "{moderator} removed {n} credits from {user}. Reason: {reason}",
-                moderator=who,
-                n=amount,
-                user=whom,
-                reason=plain(reason),
-            )
+        said = _said(moderator, user, reason)
+        line = (
+            M("{moderator} granted {n} credits to {user}. Reason: {reason}", n=amount, **said)
+            if delta > 0
+            else M("{moderator} removed {n} credits from {user}. Reason: {reason}", n=amount, **said)
+        )
         return [
             line,
             M("Their balance is now {n} credits.", n=receipt.balance),
@@ -89,21 +78,14 @@ class AdminChanges(AdminBase):
         await self.core.review_restriction(
             account.account_id, lift, key=key, actor=self.actor(moderator), reason=reason
         )
-        who, whom = mention(moderator), mention(user.id)
-        if lift:
-            line = M(
-                "{moderator} lifted the device restriction of {user}: daily free credits again. Reason: {reason}",
-                moderator=who,
-                user=whom,
-                reason=plain(reason),
-            )
-        else:
-            line = M(
-                "{moderator} reviewed the device restriction of {user} and kept it. Reason: {reason}",
-                moderator=who,
-                user=whom,
-                reason=plain(reason),
-            )
+        said = _said(moderator, user, reason)
+        line = (
+            M("{moderator} lifted the device restriction of {user}: daily free credits again. "
+              "Reason: {reason}", **said)
+            if lift
+            else M("{moderator} reviewed the device restriction of {user} and kept it. "
+                   "Reason: {reason}", **said)
+        )
         return [line, *await self.logged(line)]
 
     async def plan(
@@ -116,11 +98,9 @@ class AdminChanges(AdminBase):
         catalog = self.app.catalog
         line = M(
             "{moderator} moved {user} from {old} to {new}, effective now. Reason: {reason}",
-            moderator=mention(moderator),
-            user=mention(user.id),
             old=plan_name(catalog.plan(receipt.details.get("from") or account.plan)),
             new=plan_name(catalog.plan(receipt.plan)),
-            reason=plain(reason),
+            **_said(moderator, user, reason),
         )
         return [line, *await self.logged(line)]
 
@@ -140,9 +120,12 @@ class AdminChanges(AdminBase):
         )
         line = M(
             "{moderator} linked {user} to the account {email}. Reason: {reason}",
-            moderator=mention(moderator),
-            user=mention(user.id),
             email=plain(account.email, 254),
-            reason=plain(reason),
+            **_said(moderator, user, reason),
         )
         return [line, *await self.logged(line)]
+
+
+def _said(moderator: int, user: discord.abc.User, reason: str) -> dict[str, str]:
+    """What every change's mod-log line names: who did it, to whom, and why."""
+    return {"moderator": mention(moderator), "user": mention(user.id), "reason": plain(reason)}

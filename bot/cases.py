@@ -37,7 +37,7 @@ from bot.case_text import (
     told_line,
 )
 from bot.components import Routed
-from bot.custom_ids import CaseAction, case_custom_id
+from bot.custom_ids import CaseAction
 from bot.deadline import MODAL_WITHIN, time_left
 from bot.messages import PRESS_AGAIN, SOMETHING_WRONG
 from bot.moderation import NOT_A_MODERATOR, ModChannel, is_moderator
@@ -124,7 +124,9 @@ class CaseBoard:
             view.add_item(
                 CaseButton(
                     discord.ui.Button(
-                        label=label, style=STYLES[action], custom_id=case_custom_id(case.id, action)
+                        label=label,
+                        style=STYLES[action],
+                        custom_id=CaseAction(case.id, action).custom_id,
                     )
                 )
             )
@@ -224,7 +226,7 @@ class CaseBoard:
 
     def _reason_modal(self, case: Case, action: str) -> discord.ui.Modal:
         title = locales.render(modal_title(action, case))
-        modal = discord.ui.Modal(title=cut(title, 45), custom_id=case_custom_id(case.id, action))
+        modal = discord.ui.Modal(title=cut(title, 45), custom_id=CaseAction(case.id, action).custom_id)
         modal.add_item(
             discord.ui.Label(
                 text=cut(locales.render(M("Reason (kept in the audit trail)")), 45),

@@ -100,22 +100,6 @@ class RefundRetry(Target):
     flow_id: str
 
 
-def flow_custom_id(flow_id: str, step: str, action: str) -> str:
-    return FlowControl(flow_id, step, action).custom_id
-
-
-def form_custom_id(flow_id: str, step: str, action: str) -> str:
-    return FormOpener(flow_id, step, action).custom_id
-
-
-def case_custom_id(case_id: str, action: str) -> str:
-    return CaseAction(case_id, action).custom_id
-
-
-def retry_custom_id(flow_id: str) -> str:
-    return RefundRetry(flow_id).custom_id
-
-
 # What a submitted modal can be: a flow's form, or a case's reason form.
 MODAL_TARGETS: tuple[type[Target], ...] = (FlowControl, CaseAction)
 

@@ -1,9 +1,10 @@
 """Interactions in, flow events out, screens back as Discord messages.
 
 Every path is the same (the reply language is already bound, bot/dispatch.py): ask the
-engine (or produce an answer), then show the screen: a notice goes to the presser alone, a flow step replaces the message
-that was pressed, a newly started flow is a new message (ephemeral in a server: account
-details are nobody else's business). Flows always run for the user who acted.
+engine (or produce an answer), then show the screen: a notice goes to the presser alone,
+a flow step replaces the message that was pressed, a newly started flow is a new message
+(ephemeral in a server: account details are nobody else's business). Flows always run
+for the user who acted.
 """
 
 from __future__ import annotations

@@ -28,15 +28,15 @@ import discord
 
 from bot.cases import CaseBoard, CaseButton
 from bot.components import Routed
-from bot.custom_ids import RefundRetry, retry_custom_id
+from bot.custom_ids import RefundRetry
 from bot.messages import NOT_YOURS, SOMETHING_WRONG
 from bot.moderation import ModChannel, send_dm
 from bot.render import NO_MENTIONS, Rendered, cut, render_reply, text
 from bot.respond import edit_pressed, in_guild, in_time, send_new, send_notice
 from bot.services import Services, services
 from core import outbox
-from core.notices import MODERATORS
 from core.ledger import new_id
+from core.notices import MODERATORS
 from flows.engine import FINAL, FlowEngine
 from flows.refund import KIND
 from flows.replies import M, Msg
@@ -105,7 +105,7 @@ class RefundDesk:
                 discord.ui.Button(
                     label=cut(text(RETRY), 80),
                     style=discord.ButtonStyle.primary,
-                    custom_id=retry_custom_id(flow_id),
+                    custom_id=RefundRetry(flow_id).custom_id,
                 )
             )
         )

@@ -14,7 +14,7 @@ import discord
 
 import locales
 from bot.components import FlowItem, FormButton, StartButton, TopicButton
-from bot.custom_ids import FlowControl, FormOpener, StartFlow, Target, Topic, flow_custom_id
+from bot.custom_ids import FlowControl, FormOpener, StartFlow, Target, Topic
 from flows.replies import Button, Form, Msg, Reply
 
 # Discord's limits (message content, button label, select texts, modal texts).
@@ -83,7 +83,7 @@ def render_reply(reply: Reply, flow_id: str | None, step: str) -> Rendered:
         if flow_id is None:
             raise ValueError("a select needs a stored flow to route its choice to")
         select = discord.ui.Select(
-            custom_id=flow_custom_id(flow_id, step, reply.select.action),
+            custom_id=FlowControl(flow_id, step, reply.select.action).custom_id,
             placeholder=cut(text(reply.select.placeholder), PLACEHOLDER_MAX),
             options=[
                 discord.SelectOption(
@@ -138,7 +138,7 @@ def build_modal(form: Form, flow_id: str, step: str) -> discord.ui.Modal:
     """The Discord modal for a form; its submission comes back as ``f:`` + the form's action."""
     modal = discord.ui.Modal(
         title=cut(text(form.title), MODAL_TITLE_MAX),
-        custom_id=flow_custom_id(flow_id, step, form.action),
+        custom_id=FlowControl(flow_id, step, form.action).custom_id,
     )
     for field in form.fields:
         modal.add_item(

@@ -194,4 +194,4 @@ class SubscriptionCore:
 
     async def sweep(self, limit: int = 1000) -> SweepReport:
         """Apply what fell due across all accounts, in batches; returns what was done."""
-        return await run_sweep(self.work, lambda older_than: self.recover_payments(older_than), limit)
+        return await run_sweep(self.work, self.recover_payments, limit)

@@ -15,8 +15,6 @@ from bot.custom_ids import (
     RefundRetry,
     StartFlow,
     Topic,
-    flow_custom_id,
-    form_custom_id,
     parse_modal,
 )
 from bot.render import build_modal, render_reply, submitted_fields
@@ -28,6 +26,10 @@ from flows.replies import Button, Field, Form, M, Option, Reply, Select
 FLOW = "0123456789abcdef0123456789abcdef"
 
 
+def _flow_id(flow_id: str, step: str, action: str) -> str:
+    return FlowControl(flow_id, step, action).custom_id
+
+
 def test_rate_limit_counts_per_user_within_the_window():
     limit = RateLimit(limit=3, window=60)
     assert [limit.allow(1, now=t) for t in (0, 1, 2, 3)] == [True, True, True, False]
@@ -37,16 +39,16 @@ def test_rate_limit_counts_per_user_within_the_window():
 
 
 def test_custom_ids_fit_the_templates_and_refuse_what_cannot_route():
-    assert FlowControl.TEMPLATE.fullmatch(flow_custom_id(FLOW, "reason", "reason"))
-    assert len(flow_custom_id(FLOW, "s" * 24, "a" * 40)) <= 100
-    assert form_custom_id(FLOW, "comment", "comment") == f"m:{FLOW}:comment:comment"
+    assert FlowControl.TEMPLATE.fullmatch(_flow_id(FLOW, "reason", "reason"))
+    assert len(_flow_id(FLOW, "s" * 24, "a" * 40)) <= 100
+    assert FormOpener(FLOW, "comment", "comment").custom_id == f"m:{FLOW}:comment:comment"
     assert StartFlow("scheduled_change").custom_id == "s:scheduled_change"
     with pytest.raises(ValueError):
-        flow_custom_id(
+        _flow_id(
             FLOW, "step", "start:cancel"
         )  # a start action is an s: button, not a flow event
     with pytest.raises(ValueError):
-        flow_custom_id("not-a-flow-id", "step", "go")
+        _flow_id("not-a-flow-id", "step", "go")
 
 
 def test_custom_ids_of_messages_already_sent_parse_into_their_targets():

@@ -23,8 +23,14 @@ from babel.messages.pofile import read_po
 from locales import update
 
 ROOT = Path(__file__).resolve().parents[1]
-# What the update reads: the mapping, the code it extracts from, and the catalogs.
-SOURCES = ("bot", "core", "flows", "locales")
+
+
+def sources() -> list[str]:
+    """What the update reads: the folders babel.cfg extracts from, and locales/ (the catalogs)."""
+    mapped = re.findall(r"^\[\w+:\s*([^/\]\s]+)/", (ROOT / "babel.cfg").read_text(encoding="utf-8"), re.MULTILINE)
+    return sorted({*mapped, "locales"})
+
+
 OLD_DATE = b'"POT-Creation-Date: 2001-02-03 04:05+0000\\n"\n'
 CREATION_DATE = re.compile(rb'^"POT-Creation-Date: [^"\n]*"\n', re.MULTILINE)
 
@@ -51,7 +57,7 @@ def project(tmp_path: Path) -> Path:
     copy = tmp_path / "project"
     copy.mkdir()
     shutil.copy2(ROOT / "babel.cfg", copy / "babel.cfg")
-    for name in SOURCES:
+    for name in sources():
         shutil.copytree(ROOT / name, copy / name, ignore=_ignore)
     for path in _catalog_files(copy):
         if path.suffix in (".pot", ".po"):

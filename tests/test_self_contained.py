@@ -126,13 +126,13 @@ def test_no_file_names_a_path_on_a_machine() -> None:
     ("line", "document", "machine"),
     [
         ('"""Cancel renewal (' + _NAME + ' section 2, flow 1)."""', True, False),
-        ("Proration is the spe" "c's formula", True, False),
+        ("Proration is the spe" + "c's formula", True, False),
         ("see " + _NAME + ".md", True, False),
         ('"""Cancel renewal (docs/flows.md, flow 1)."""', False, False),
         ("for spec in args.user:", False, False),  # a variable, not a document
         ("specific to one user", False, False),
-        ("#: /wor" "k/main/bot/admin.py:50", False, True),
-        ("open('/tm" "p/x.db')", False, True),
+        ("#: /wor" + "k/main/bot/admin.py:50", False, True),
+        ("open('/tm" + "p/x.db')", False, True),
         ("C:\\Users\\me\\bot", False, True),
         ("https://example.org/home/page", False, False),
         ("data/tmp/cache and locales/fa/LC_MESSAGES", False, False),
