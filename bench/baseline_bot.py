@@ -1,8 +1,9 @@
 """Baseline bots: bare discord.py 2.x, nothing of ours imported.
 
     python bench/baseline_bot.py idle    # connect and sit (memory baseline)
-    python bench/baseline_bot.py fixed   # /cancel and every button or select answered
-                                         # with one fixed reply (interaction baseline)
+    python bench/baseline_bot.py fixed   # /cancel, /subscription and every button or select
+                                         # answered with one fixed reply (interaction and
+                                         # sustained-load baselines)
 
 Settings from the environment: DISCORD_TOKEN and DISCORD_API_BASE (the local double's
 REST base; the gateway is the websocket at the root of the same host, as
@@ -10,6 +11,12 @@ tests/discord_double documents). The fixed reply carries a select and the button
 cancel flow's users press (the same labels as the real bot's screens), so the same
 simulated users can drive both bots; each press is answered in one callback that
 updates the message (type 7), a slash command with a new ephemeral message (type 4).
+
+Presses are routed by the view registered once with ``add_view`` (persistent: found by
+custom_id); replies carry a stopped copy of it, as the real bot's replies carry stopped
+views (bot/render.py). Sending the registered view itself would make discord.py track it
+for every message it is sent on, a cost (memory growing with every reply, CPU per send)
+that is discord.py's default but neither bot needs.
 """
 
 from __future__ import annotations
@@ -52,7 +59,7 @@ class FixedView(discord.ui.View):
             self.add_item(button)
 
     async def answer(self, interaction: discord.Interaction) -> None:
-        await interaction.response.edit_message(content=FIXED, view=self)
+        await interaction.response.edit_message(content=FIXED, view=interaction.client.shown)
 
 
 class Baseline(discord.Client):
@@ -61,14 +68,21 @@ class Baseline(discord.Client):
         self.mode = mode
         self.tree = app_commands.CommandTree(self)
         self.view = FixedView() if mode == "fixed" else None
+        self.shown: discord.ui.View | None = None  # what replies carry (stopped in setup_hook)
         if mode == "fixed":
             @self.tree.command(name="cancel", description="Cancel auto-renewal")
             async def cancel(interaction: discord.Interaction) -> None:
-                await interaction.response.send_message(FIXED, view=self.view, ephemeral=True)
+                await interaction.response.send_message(FIXED, view=self.shown, ephemeral=True)
+
+            @self.tree.command(name="subscription", description="Your plan, next billing date and credits")
+            async def subscription(interaction: discord.Interaction) -> None:
+                await interaction.response.send_message(FIXED, view=self.shown, ephemeral=True)
 
     async def setup_hook(self) -> None:
         if self.view is not None:
-            self.add_view(self.view)
+            self.add_view(self.view)  # routes every press, by custom_id
+            self.shown = FixedView()  # the same components, never tracked by discord.py
+            self.shown.stop()
             await self.tree.sync()
 
 

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -20,12 +22,59 @@ from pathlib import Path
 
 from common import BENCH, PYTHON, ROOT, median, proc_status
 
-from tests.discord_double import DiscordDouble
+from tests.discord_double import DiscordDouble, interaction_routes
 
 TOKEN = "bench-token-0123456789abcdefghij"  # bot/settings wants a token-shaped value
 APP_ID = 1_300_000_000_000_000_001
 GUILD_ID = 1_300_000_000_000_000_100
 SUPPORT_CHANNEL = 1_300_000_000_000_000_201
+
+
+# When each interaction's callback request reached a double, on the double's loop clock: an
+# interaction's latency is that minus its ``dispatched_at`` (INTERACTION_CREATE sent).
+CALLBACK_AT: dict[int, float] = {}
+_original_callback = interaction_routes.InteractionRoutes.callback
+
+
+async def _timed_callback(self, request):
+    CALLBACK_AT.setdefault(int(request.match_info["interaction"]), asyncio.get_running_loop().time())
+    return await _original_callback(self, request)
+
+
+interaction_routes.InteractionRoutes.callback = _timed_callback  # before any double starts
+
+
+def latency_ms(record) -> float | None:
+    """Dispatch to callback of one interaction (a double's record), or None without a callback."""
+    arrived = CALLBACK_AT.get(record.id)
+    return None if arrived is None else 1000 * (arrived - record.dispatched_at)
+
+
+def forget_interactions(double: DiscordDouble) -> None:
+    """Drop what a double recorded of answered interactions (requests, interactions, their
+    messages), so a long run keeps neither the benchmark's heap nor its GC pauses growing."""
+    world = double.world
+    done = [i for i in world.interactions.values() if i.callback_type is not None]
+    for inter in done:
+        world.interactions.pop(inter.id, None)
+        world.interactions_by_token.pop(inter.token, None)
+        CALLBACK_AT.pop(inter.id, None)
+        for message_id in (inter.original_message_id, *inter.followup_ids):
+            if message_id is not None and message_id != inter.message_id:
+                world.messages.pop(message_id, None)
+    world.requests.clear()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used so far (/proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def py_spy() -> str | None:
+    """py-spy if installed (optional: only ``--profile`` runs need it)."""
+    beside = Path(sys.executable).parent / "py-spy"  # installed in the venv
+    return str(beside) if beside.exists() else shutil.which("py-spy")
 
 
 async def start_double() -> DiscordDouble:

@@ -37,6 +37,7 @@ BENCHMARKS = {
     "sweep": ("bench_sweep.py", 360, "3. Due-work sweep"),
     "memory": ("bench_memory.py", 240, "5. Memory at rest"),
     "interaction": ("bench_interaction.py", 240, "1. Interaction path"),
+    "load": ("bench_load.py", 240, "7. Sustained load"),
 }
 BUDGET_S = 600
 RESULTS = BENCH / "results"  # the latest result of each benchmark (JSON), behind the tables
@@ -61,7 +62,7 @@ def run_one(name: str, quick: bool, out_dir: Path) -> tuple[dict | None, str, fl
 def summary_table(results: dict[str, dict], problems: dict[str, str]) -> str:
     """Every benchmark's summary rows: from this run, or from its latest stored result."""
     rows = []
-    for name in ("interaction", "core", "sweep", "lang", "questions", "memory"):
+    for name in ("interaction", "load", "core", "sweep", "lang", "questions", "memory"):
         result = results.get(name)
         stored = RESULTS / f"{name}.json"
         if result is None and stored.exists():

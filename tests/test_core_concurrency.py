@@ -6,7 +6,10 @@ cancels cancel once; two core instances on two connections to one database
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections import Counter
+
+import pytest
 
 from core.errors import CoreError
 from core.payments import SimulatedProvider
@@ -111,3 +114,37 @@ async def test_two_cores_racing_cancels_and_spends_keep_the_ledger_exact(core, k
         assert counts["credit_entries"] == 1 + 40  # the grant and one consume per spend
     finally:
         await other.db.close()
+
+
+async def test_a_change_that_waited_for_the_account_acts_on_what_the_holder_committed(core, key):
+    """The account is read and locked in one statement (core/account_state.py): one that waited
+    for another change's lock must act on that change, not on what was there before it."""
+    acc = await new_account(core, key, plan="plus")
+    cancelled = ("UPDATE subscriptions SET cancel_at_period_end = 1, cancel_reason = 'other' "
+                 "WHERE account_id = ? AND status <> 'ended'")
+    changed = "UPDATE accounts SET version = version + 1 WHERE id = ?"  # as every change does
+    if core.db.dialect == "sqlite":
+        holder = sqlite3.connect(core.db.path, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        holder.execute(cancelled, (acc.account_id,))
+        holder.execute(changed, (acc.account_id,))
+        waiting = asyncio.create_task(core.cancel(acc.account_id, "too_expensive", key="late"))
+        await asyncio.sleep(0.3)
+        holder.execute("COMMIT")
+        holder.close()
+    else:
+        import asyncpg
+
+        holder = await asyncpg.connect(core.db.url)
+        async with holder.transaction():
+            await holder.execute("SELECT id FROM accounts WHERE id = $1 FOR UPDATE", acc.account_id)
+            await holder.execute(cancelled.replace("?", "$1"), acc.account_id)
+            await holder.execute(changed.replace("?", "$1"), acc.account_id)
+            waiting = asyncio.create_task(core.cancel(acc.account_id, "too_expensive", key="late"))
+            await asyncio.sleep(0.3)
+            assert not waiting.done()  # it waits for the lock
+        await holder.close()
+    with pytest.raises(CoreError) as refused:
+        await waiting
+    assert refused.value.code == "already_cancelled"
+    assert len(await rows(core, "SELECT id FROM audit_log WHERE action = 'cancel'")) == 0

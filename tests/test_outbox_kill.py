@@ -11,6 +11,7 @@ from datetime import timedelta
 
 import pytest
 
+from bot.delivery import DEFAULT_INTERVAL, LEASE
 from tests.bot_harness import Harness
 from tests.discord_double import DoubleTimeout
 from tests.test_hardening_fuzz import invariants
@@ -75,8 +76,9 @@ async def test_kill_9_during_flows_and_deliveries_loses_and_repeats_nothing(h):
             await asyncio.sleep(rng.uniform(0, 0.3))  # the receipt's delivery is under way
             await restart()
 
-    # Whatever was in flight at a kill is still owed: the last process delivers it.
-    for _ in range(100):
+    # Whatever was in flight at a kill is still owed: the last process delivers it; a row a
+    # killed process had claimed once its lease lapses, at the loop's next round.
+    for _ in range(int((LEASE + 2 * DEFAULT_INTERVAL) / 0.3) + 1):
         async with h.app.core.db.read() as tx:
             left = (await tx.fetchone("SELECT COUNT(*) AS n FROM outbox WHERE status = 'pending'"))["n"]
         if not left:
