@@ -22,12 +22,7 @@ OUT with .baseline before its suffix)
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
-import signal
 import sqlite3
-import subprocess
-import sys
 import tempfile
 import time
 from datetime import datetime
@@ -36,36 +31,13 @@ from pathlib import Path
 import dataset
 import discord_env
 from common import arguments, emit, fmt_ratio, md_table, median, percentile, summary_row
-
-from tests.discord_double import interaction_routes
+from discord_env import cpu_seconds, latency_ms
 
 TARGET_P99_MS = 150.0
 TARGET_RATIO = 2.0
+TARGET_CPU_RATIO = 1.5
 STEPS = ("/cancel", "reason", "Skip", "Continue to cancel", "Cancel renewal")
 USER_BASE = 5_000_000
-
-# When each interaction's callback request arrived, on the double's loop clock.
-CALLBACK_AT: dict[int, float] = {}
-_original_callback = interaction_routes.InteractionRoutes.callback
-
-
-async def _timed_callback(self, request):
-    CALLBACK_AT.setdefault(int(request.match_info["interaction"]), asyncio.get_running_loop().time())
-    return await _original_callback(self, request)
-
-
-interaction_routes.InteractionRoutes.callback = _timed_callback  # before any double starts
-
-
-def py_spy() -> str | None:
-    beside = Path(sys.executable).parent / "py-spy"  # installed in the venv
-    return str(beside) if beside.exists() else shutil.which("py-spy")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time the process has used so far (/proc/PID/stat)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def select_of(message) -> dict:
@@ -91,9 +63,7 @@ async def user_flow(double, user: int) -> list[dict]:
         message = await handle.response()
     out = []
     for step, h in zip(STEPS, handles):
-        arrived = CALLBACK_AT.get(h.record.id)
-        out.append({"step": step, "callback_type": h.record.callback_type,
-                    "ms": 1000 * (arrived - h.record.dispatched_at) if arrived is not None else None})
+        out.append({"step": step, "callback_type": h.record.callback_type, "ms": latency_ms(h.record)})
     out[-1]["final"] = message.content
     return out
 
@@ -169,14 +139,9 @@ async def run(rounds: int, n_users: int, background: int, profile: Path | None) 
             # Warm-up: imports on first use, statement caches, the first DM channel.
             await play_round(ours_double, warm)
             await play_round(base_double, warm)
-            spies = []
-            if profile and py_spy():  # each bot's busy time over every round (py-spy leaves out idle waits)
-                for bot, out in ((ours, profile), (base, profile.with_suffix(".baseline" + profile.suffix))):
-                    command = [py_spy(), "record", "-p", str(bot.pid), "-o", str(out),
-                               "-f", "raw", "-r", "1000", "--nonblocking", "--threads"]
-                    spies.append(subprocess.Popen(command, stdout=subprocess.DEVNULL,  # noqa: ASYNC220 (stopped below)
-                                                  stderr=subprocess.DEVNULL))
-                await asyncio.sleep(1)
+            spies = discord_env.Profilers()
+            if profile:  # both bots over every round
+                await spies.start([(ours, profile), (base, profile.with_suffix(".baseline" + profile.suffix))])
             for r, users in enumerate(per_round_users):
                 order = [("baseline", base_double), ("ours", ours_double)]
                 if r % 2:
@@ -188,9 +153,7 @@ async def run(rounds: int, n_users: int, background: int, profile: Path | None) 
                     cpu_ms = 1000 * (cpu_seconds(pid) - cpu_before) / len(records)
                     results[name].append({"stats": stats(records), "seconds": seconds, "records": records,
                                           "cpu_ms_per_interaction": cpu_ms})
-            for spy in spies:
-                spy.send_signal(signal.SIGINT)  # py-spy writes its output on Ctrl-C
-                spy.wait()
+            spies.stop()
             cancelled = cancelled_count(db_path, [u for us in per_round_users for u in us])
             ours_errors = [line for line in ours.log.read_text(errors="replace").splitlines()
                            if "Traceback" in line or " ERROR " in line]

@@ -20,7 +20,10 @@ blocks the doubles forget the answered interactions (the benchmark's own heap st
 
 Targets: our peak RSS after 20,000 within 10 MB of it after 200; our p99 ≤ 2× the bare bot's.
 
-    python bench/bench_load.py [--interactions 20000] [--users 20] [--block 2000] [--quick]
+    python bench/bench_load.py [--interactions 20000] [--users 20] [--block 2000] [--quick] [--profile OUT]
+
+``--profile OUT`` records both bots with py-spy after the warm-up (the baseline's in OUT with
+.baseline before its suffix; ``python bench/profile_report.py OUT --interactions N``).
 """
 
 from __future__ import annotations
@@ -104,7 +107,7 @@ class Side:
                 "hwm_mb": self.bot.hwm_mb()}
 
 
-async def run(total: int, n_users: int, block: int) -> dict:
+async def run(total: int, n_users: int, block: int, profile: Path | None = None) -> dict:
     users = [USER_BASE + i for i in range(n_users)]
     with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
         work = Path(tmp)
@@ -127,6 +130,9 @@ async def run(total: int, n_users: int, block: int) -> dict:
             for side in sides:
                 await side.block(users, WARM, keep=False)
                 side.at_warm = await side.memory()
+            spies = discord_env.Profilers()
+            if profile:
+                await spies.start([(ours, profile), (base, profile.with_suffix(".baseline" + profile.suffix))])
             rest, n = total - WARM, 0
             while rest > 0:
                 size = min(block, rest)
@@ -134,6 +140,7 @@ async def run(total: int, n_users: int, block: int) -> dict:
                     await side.block(users, size, keep=True)
                 rest -= size
                 n += 1
+            spies.stop()
             for side in sides:
                 side.at_end = await side.memory()
             errors = [line for line in ours.log.read_text(errors="replace").splitlines()
@@ -159,10 +166,11 @@ async def run(total: int, n_users: int, block: int) -> dict:
 
 def main() -> None:
     args = arguments(__doc__.splitlines()[0], interactions={"type": int, "default": 20_000},
-                     users={"type": int, "default": 20}, block={"type": int, "default": 2_000})
+                     users={"type": int, "default": 20}, block={"type": int, "default": 2_000},
+                     profile={"type": Path, "default": None})
     total = 2_000 if args.quick else args.interactions
     block = 450 if args.quick else args.block
-    result = asyncio.run(run(total, args.users, block))
+    result = asyncio.run(run(total, args.users, block, args.profile))
     o, b = result["ours"], result["baseline"]
     p99_ratio = o["p99"] / b["p99"]
     grew_ok = o["growth_hwm_mb"] <= TARGET_GROWTH_MB

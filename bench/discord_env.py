@@ -14,6 +14,7 @@ import asyncio
 import os
 import shutil
 import signal
+import subprocess
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -75,6 +76,32 @@ def py_spy() -> str | None:
     """py-spy if installed (optional: only ``--profile`` runs need it)."""
     beside = Path(sys.executable).parent / "py-spy"  # installed in the venv
     return str(beside) if beside.exists() else shutil.which("py-spy")
+
+
+class Profilers:
+    """py-spy recording bot processes (raw collapsed stacks, for bench/profile_report.py,
+    flamegraph.pl or speedscope). Blocking sampling: whole stacks, at the price of pausing
+    the process at each sample, so a profiled run's timings are not the benchmark's figures."""
+
+    def __init__(self) -> None:
+        self._running: list[subprocess.Popen] = []
+
+    async def start(self, targets: list[tuple[BotProcess, Path]], rate: int = 500) -> bool:
+        spy = py_spy()
+        if spy is None:
+            return False
+        for bot, out in targets:
+            command = [spy, "record", "-p", str(bot.pid), "-o", str(out), "-f", "raw", "-r", str(rate), "--threads"]
+            self._running.append(subprocess.Popen(command, stdout=subprocess.DEVNULL,  # noqa: ASYNC220 (stopped below)
+                                                  stderr=subprocess.DEVNULL))
+        await asyncio.sleep(1)  # attached
+        return True
+
+    def stop(self) -> None:
+        for spy in self._running:
+            spy.send_signal(signal.SIGINT)  # py-spy writes its output on Ctrl-C
+            spy.wait()
+        self._running.clear()
 
 
 async def start_double() -> DiscordDouble:

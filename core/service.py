@@ -38,7 +38,15 @@ from core.rules import CANCEL_REASONS, MAX_COMMENT, CoreSettings
 from core.subscriptions import Subscriptions
 from core.sweep import run_sweep
 from core.unit_of_work import UnitOfWork
-from core.views import AccountView, CancelQuote, Invoice, PlanChangeQuote, Receipt, ResumeQuote, SweepReport
+from core.views import (
+    AccountView,
+    CancelQuote,
+    Invoice,
+    PlanChangeQuote,
+    Receipt,
+    ResumeQuote,
+    SweepReport,
+)
 from storage.db import Database, Tx
 
 __all__ = ["CANCEL_REASONS", "MAX_COMMENT", "CoreSettings", "SubscriptionCore"]  # the rules, where callers found them

@@ -78,12 +78,11 @@ class UnitOfWork:
         """The command's receipt: made now, or the first one for its key."""
         idempotency.check_key(command.key)
         hashed = idempotency.request_hash(command.operation, {"account": command.account_id, **command.params})
-        charges = None
-        if command.charge:
-            key, amount = command.charge
-            charges = await attempts.charge_before(self.db, self.payments, command.account_id, amount, key, command.key)
-
-        attempt_key = command.charge[0] if command.charge else None
+        attempt_key, charges = None, None
+        if command.charge:  # taken before the transaction, so that runs once (core/attempts.py)
+            attempt_key, amount = command.charge
+            charges = await attempts.charge_before(self.db, self.payments, command.account_id, amount, attempt_key,
+                                                   command.key)
 
         async def attempt(tx: Tx) -> Receipt:
             state, now = await self.locked(tx, command.account_id, key=command.key, attempt_key=attempt_key)

@@ -13,7 +13,15 @@ from typing import Any, Protocol
 from core.clock import Clock
 from core.plans import Catalog
 from core.rules import CoreSettings
-from core.views import AccountView, CancelQuote, Case, Invoice, PlanChangeQuote, Receipt, ResumeQuote
+from core.views import (
+    AccountView,
+    CancelQuote,
+    Case,
+    Invoice,
+    PlanChangeQuote,
+    Receipt,
+    ResumeQuote,
+)
 from storage.db import Tx
 
 

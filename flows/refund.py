@@ -24,11 +24,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from core.rules import MAX_DETAILS
 from core.clock import from_ts, to_ts
 from core.money import Money
 from core.plans import Catalog
 from core.refunds import REASONS
+from core.rules import MAX_DETAILS
 from core.views import Case, Invoice
 from flows.common import COMMON, REFUSED, refuse
 from flows.effects import LoadInvoices, OpenRefundCase

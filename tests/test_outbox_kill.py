@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from datetime import timedelta
 
 import pytest
 
-from bot.delivery import DEFAULT_INTERVAL, LEASE
+from bot.delivery import DEFAULT_INTERVAL, LEASE, PROBE_EVERY
 from tests.bot_harness import Harness
 from tests.discord_double import DoubleTimeout
 from tests.test_hardening_fuzz import invariants
@@ -78,10 +79,12 @@ async def test_kill_9_during_flows_and_deliveries_loses_and_repeats_nothing(h):
 
     # Whatever was in flight at a kill is still owed: the last process delivers it; a row a
     # killed process had claimed once its lease lapses, at the loop's next round.
-    for _ in range(int((LEASE + 2 * DEFAULT_INTERVAL) / 0.3) + 1):
+    # A row whose send failed at a kill waits for its retry, at most a probe's interval later.
+    deadline = time.monotonic() + LEASE + PROBE_EVERY + 2 * DEFAULT_INTERVAL
+    while True:
         async with h.app.core.db.read() as tx:
             left = (await tx.fetchone("SELECT COUNT(*) AS n FROM outbox WHERE status = 'pending'"))["n"]
-        if not left:
+        if not left or time.monotonic() > deadline:
             break
         await asyncio.sleep(0.3)
     assert left == 0

@@ -12,9 +12,9 @@ from datetime import timedelta
 
 import pytest
 
-from core.refund_approvals import RefundApprovals
 from core.errors import CoreError
 from core.payments import SimulatedProvider
+from core.refund_approvals import RefundApprovals
 from storage.db import open_database
 from storage.errors import StorageError
 from tests.conftest import HOUR, new_account
