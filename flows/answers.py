@@ -1,4 +1,4 @@
-"""Answers to the questions recognised in support channels (SPEC section 3).
+"""Answers to the questions recognised in support channels (docs/bot.md, Questions in chat).
 
 Written as a support agent would answer: the rule in plain words with the
 catalog's real numbers, then what it means for this user when their account

@@ -1,4 +1,4 @@
-"""Cancel renewal (SPEC section 2, flow 1).
+"""Cancel renewal (docs/flows.md, flow 1).
 
     start --(quote ok)--> reason --> comment --(skip | form)--> offer? --> confirm --> done
       |                                                           |  take --> offer_summary --> switched

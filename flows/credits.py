@@ -1,4 +1,4 @@
-"""Credits check (SPEC section 2, flow 7): the balance per kind, and why daily free credits did not arrive.
+"""Credits check (docs/flows.md, flow 7): the balance per kind, and why daily free credits did not arrive.
 
     start --> shown --(restricted: "Ask for a review")--> review_requested
 

@@ -1,4 +1,4 @@
-"""Change plan, or subscribe from Free (SPEC section 2, flow 3).
+"""Change plan, or subscribe from Free (docs/flows.md, flow 3).
 
     start --> choose --(upgrade)--> timing --(now | end)--> summary --> done
                 |--(downgrade: end of period only)--------> summary

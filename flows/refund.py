@@ -1,4 +1,4 @@
-"""Refund request (SPEC section 2, flow 6; section 3 "Refunds go to DMs"): the intake, in the user's DM.
+"""Refund request (docs/flows.md, flow 6; docs/bot.md, Refunds go to DMs): the intake, in the user's DM.
 
     start --(=charges)--> charge --(select)--> reason --(select)--> details --(form | "Send without details")
       |                                                                 |

@@ -1,4 +1,4 @@
-"""Renewal reminder (SPEC section 2, flow 8): the screen the sweep's DM shows.
+"""Renewal reminder (docs/flows.md, flow 8): the screen the sweep's DM shows.
 
     start --> ask --(Keep renewal)--> kept
                +--(Cancel renewal: starts the cancel flow)

@@ -1,4 +1,4 @@
-"""Resume auto-renew, or resubscribe once the subscription has ended (SPEC section 2, flow 2).
+"""Resume auto-renew, or resubscribe once the subscription has ended (docs/flows.md, flow 2).
 
     start --(cancellation scheduled)--> confirm --> done        "auto-renew is on again"
       +----(period ended / never had one)--> choose_plan --> summary --> subscribed

@@ -1,4 +1,4 @@
-"""Cancel a scheduled plan change (SPEC section 2, flow 4).
+"""Cancel a scheduled plan change (docs/flows.md, flow 4).
 
     start --(a change is scheduled)--> confirm --> done
       +--(none scheduled)--> refused

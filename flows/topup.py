@@ -1,4 +1,4 @@
-"""Buy a top-up bundle (SPEC section 2, flow 5).
+"""Buy a top-up bundle (docs/flows.md, flow 5).
 
     start --> choose --> confirm --> done
 

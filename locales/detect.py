@@ -13,7 +13,7 @@ the answer open:
 A detection is *confident* when it may override the user's recent language:
 decisive letters, or three or more words with a clear winner. Short messages
 ("ok", "سلام", "merci") keep the language the user was already using; see
-``choose_language`` for the whole order (SPEC section 4).
+``choose_language`` for the whole order (docs/languages.md).
 """
 
 from __future__ import annotations
@@ -275,7 +275,7 @@ def choose_language(
     guild_locale: object | None = None,
     default: str = DEFAULT,
 ) -> str:
-    """The reply language, in SPEC section 4's order.
+    """The reply language, in the order of docs/languages.md, Choosing the reply language.
 
     saved choice > the message's own language (when confident) > the user's
     recent language > the message's language as a weak guess > Discord client

@@ -1,4 +1,4 @@
-"""Recognise the support question in a chat message (SPEC section 3's table).
+"""Recognise the support question in a chat message (the table in docs/bot.md, Questions in chat).
 
 Rules over normalised text, with the lexicon kept as data in
 ``data/intents.toml`` (read its header for the entry syntax). The bot answers

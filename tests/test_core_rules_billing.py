@@ -1,4 +1,4 @@
-"""SPEC §1, Renewal, past due and grace, period-end effects on read, Refunds, Invoices."""
+"""docs/core-rules.md: Renewal and the grace period; Period ends applied on read; Refunds and their recommendation; Invoices."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""SPEC §1, Cancel / Resume / resubscribe, and the issue's worked example.
+"""docs/core-rules.md, Cancel and resume, and the worked example there.
 
 Time starts at 2026-01-01T00:00Z; a monthly period bought then runs to
 2026-02-01T00:00Z. Time moves only through the simulated clock.
@@ -31,9 +31,9 @@ async def invoice_kinds(core, account_id):
     return [(r["kind"], r["amount"]) for r in rows]
 
 
-# ----- the issue's example ------------------------------------------------------------
+# ----- the worked example (docs/core-rules.md, Cancel and resume) -----------
 
-async def test_issue_example_cancel_on_day_3_keeps_plus_to_period_end_then_free(core, clock, key):
+async def test_worked_example_cancel_on_day_3_keeps_plus_to_period_end_then_free(core, clock, key):
     """Subscribe to Plus on day 0, buy a 500 top-up, spend 4,100, cancel on day 3:
     still Plus with its credits on day 29; Free on day 31 with the subscription
     credits gone, the 400 top-up credits intact and 100 free credits that day."""
@@ -62,7 +62,7 @@ async def test_issue_example_cancel_on_day_3_keeps_plus_to_period_end_then_free(
     assert await invoice_kinds(core, acc.account_id) == [("subscription", 1999), ("topup", 499)]
 
 
-async def test_issue_example_with_unspent_credits_they_stay_until_the_period_end(core, clock, key):
+async def test_worked_example_with_unspent_credits_they_stay_until_the_period_end(core, clock, key):
     acc = await new_account(core, key, plan="plus")
     await core.spend_credits(acc.account_id, 1000, key=key())
     clock.set(START + 3 * DAY)

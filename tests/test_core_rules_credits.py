@@ -1,4 +1,4 @@
-"""SPEC §1, Top-up, Subscription credits, Free plan, spending order, Device limit."""
+"""docs/core-rules.md: Top-ups; Credit buckets and spending order; Free daily credits; Sign-up and the device limit."""
 
 from __future__ import annotations
 

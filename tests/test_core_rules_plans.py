@@ -1,7 +1,6 @@
-"""SPEC §1, Upgrade (immediate / end of period), Downgrade, Cancel a scheduled
-change, and Precedence.
+"""docs/core-rules.md: Upgrade and downgrade; Cancelling a scheduled change; Precedence.
 
-Proration is the spec's formula, ``old price × unused seconds / period seconds``
+Proration follows docs/core-rules.md, Upgrade and downgrade: ``old price × unused seconds / period seconds``
 rounded to the minor unit; each expected amount below is worked out by hand in
 its comment and checked against that formula in exact rational arithmetic.
 """
@@ -25,8 +24,8 @@ PRICE = {"basic": 999, "plus": 1999, "pro": 4999}
 CREDITS = {"basic": 1500, "plus": 4000, "pro": 12000}
 
 
-def spec_proration(old_price: int, unused: timedelta, period: timedelta) -> int:
-    """The spec's formula in exact arithmetic, rounded half up to the minor unit."""
+def formula_proration(old_price: int, unused: timedelta, period: timedelta) -> int:
+    """The proration formula of docs/core-rules.md in exact arithmetic, rounded half up to the minor unit."""
     exact = Fraction(old_price) * Fraction(int(unused.total_seconds()), int(period.total_seconds()))
     return int(exact + Fraction(1, 2))
 
@@ -67,7 +66,7 @@ PRORATION_CASES = [
 
 @pytest.mark.parametrize("old,new,moment,credit,charge", PRORATION_CASES)
 async def test_immediate_upgrade_charges_new_price_minus_exact_proration(core, clock, key, old, new, moment, credit, charge):
-    assert spec_proration(PRICE[old], FEB_1 - moment, JAN) == credit  # the hand-worked figure is the spec's
+    assert formula_proration(PRICE[old], FEB_1 - moment, JAN) == credit  # the hand-worked figure follows that formula
     assert charge == PRICE[new] - credit
     acc = await new_account(core, key, plan=old)
     clock.set(moment)
@@ -84,7 +83,7 @@ async def test_proration_uses_the_actual_length_of_the_current_period(core, cloc
     acc = await new_account(core, key, plan="basic")
     clock.set(FEB_1 + 7 * DAY)  # renewed on Feb 1 for Feb 1 – Mar 1
     quote = await core.quote_plan_change(acc.account_id, "pro", "now")
-    assert spec_proration(999, MAR_1 - clock.now(), MAR_1 - FEB_1) == 749
+    assert formula_proration(999, MAR_1 - clock.now(), MAR_1 - FEB_1) == 749
     assert (quote.proration_credit, quote.charge_now) == (usd(749), usd(4999 - 749))
 
 

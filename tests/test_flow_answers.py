@@ -1,4 +1,4 @@
-"""Support-channel answers (SPEC section 3): the rule with the catalog's numbers, personal when linked, a button on."""
+"""Support-channel answers (docs/bot.md, Questions in chat): the rule with the catalog's numbers, personal when linked, a button on."""
 
 from __future__ import annotations
 

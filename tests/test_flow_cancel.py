@@ -1,4 +1,4 @@
-"""Cancel renewal, as SPEC section 2 (flow 1) tells it."""
+"""Cancel renewal, as docs/flows.md (flow 1) tells it."""
 
 from __future__ import annotations
 

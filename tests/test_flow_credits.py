@@ -1,4 +1,4 @@
-"""Credits check, as SPEC section 2 (flow 7) tells it: balances, and why free credits did not arrive."""
+"""Credits check, as docs/flows.md (flow 7) tells it: balances, and why free credits did not arrive."""
 
 from __future__ import annotations
 

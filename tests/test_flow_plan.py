@@ -1,4 +1,4 @@
-"""Change plan, and subscribe from Free, as SPEC section 2 (flow 3) tells it."""
+"""Change plan, and subscribe from Free, as docs/flows.md (flow 3) tells it."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Renewal reminder, as SPEC section 2 (flow 8) tells it: Keep renewal / Cancel renewal."""
+"""Renewal reminder, as docs/flows.md (flow 8) tells it: Keep renewal / Cancel renewal."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Resume auto-renew, and resubscribe after the period ended, as SPEC section 2 (flow 2) tells it."""
+"""Resume auto-renew, and resubscribe after the period ended, as docs/flows.md (flow 2) tells it."""
 
 from __future__ import annotations
 

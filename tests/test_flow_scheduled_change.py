@@ -1,4 +1,4 @@
-"""Cancel a scheduled plan change, as SPEC section 2 (flow 4) tells it."""
+"""Cancel a scheduled plan change, as docs/flows.md (flow 4) tells it."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Buy a top-up, as SPEC section 2 (flow 5) tells it."""
+"""Buy a top-up, as docs/flows.md (flow 5) tells it."""
 
 from __future__ import annotations
 

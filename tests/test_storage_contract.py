@@ -1,4 +1,4 @@
-"""The storage contract every backend keeps (SPEC §5), run against each one.
+"""The storage contract every backend keeps (docs/storage.md), run against each one.
 
 SQLite (a file) always runs. PostgreSQL runs when TEST_POSTGRES_DSN is set, on a
 fresh schema per test; without it the PostgreSQL cases skip, except in CI
