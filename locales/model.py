@@ -9,6 +9,7 @@ so a test can tell when the committed model no longer matches its data.
 
 from __future__ import annotations
 
+import ast
 import csv
 import hashlib
 import json
@@ -44,13 +45,31 @@ def read_labelled(path: Path) -> list[tuple[str, str, str]]:
 
 
 def digest_of(paths: list[Path]) -> str:
-    """SHA-256 over files' names (inside ``locales/``) and contents, in the order given."""
+    """SHA-256 over files' names (inside ``locales/``) and contents, in the order given.
+
+    Python files count by their code only (comments and docstrings dropped): rewording
+    a comment does not change what a model is made from, so it asks for no retraining.
+    """
     digest = hashlib.sha256()
     here = Path(__file__).parent
     for path in paths:
         digest.update(path.relative_to(here).as_posix().encode())
-        digest.update(path.read_bytes().replace(b"\r\n", b"\n"))
+        if path.suffix == ".py":
+            digest.update(_code_only(path.read_text(encoding="utf-8")).encode())
+        else:
+            digest.update(path.read_bytes().replace(b"\r\n", b"\n"))
     return digest.hexdigest()
+
+
+def _code_only(source: str) -> str:
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and body
+                and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.unparse(tree)
 
 
 def training_digest() -> str:
