@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import logging
 import re
-import time
-from collections import defaultdict, deque
 
 import discord
 
@@ -27,12 +25,14 @@ from bot.observe import question_decided
 from bot.question_record import record_decision
 from bot.render import NO_MENTIONS, render_reply
 from bot.services import services
+from flows.limits import StartLimit
 
 log = logging.getLogger(__name__)
 
 
-class RateLimit:
-    """At most ``limit`` answers per user per ``window`` seconds.
+class RateLimit(StartLimit):
+    """At most ``limit`` answers per user per ``window`` seconds (the same sliding window as
+    flow starts).
 
     Counted in this process's memory on purpose: it only keeps the bot from flooding a
     channel, so a restart forgetting it, or each shard counting its own, is harmless.
@@ -40,22 +40,7 @@ class RateLimit:
     """
 
     def __init__(self, limit: int = 3, window: float = 60.0) -> None:
-        self.limit = limit
-        self.window = window
-        self._seen: dict[int, deque[float]] = defaultdict(deque)
-
-    def allow(self, user_id: int, now: float | None = None) -> bool:
-        now = time.monotonic() if now is None else now
-        if len(self._seen) > 10_000:  # a busy public server: forget users quiet for a window
-            for quiet in [u for u, q in self._seen.items() if not q or now - q[-1] >= self.window]:
-                del self._seen[quiet]
-        seen = self._seen[user_id]
-        while seen and now - seen[0] >= self.window:
-            seen.popleft()
-        if len(seen) >= self.limit:
-            return False
-        seen.append(now)
-        return True
+        super().__init__(limit, window)
 
 
 class SupportChannels:

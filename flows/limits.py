@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 
 # Flows one user may start per minute (reminders are the bot's own: not limited).
 STARTS_PER_MINUTE = 10
@@ -28,11 +28,11 @@ class StartLimit:
         self.limit = limit
         self.window = window
         self.clock = clock
-        self._starts: dict[str, deque[float]] = defaultdict(deque)
+        self._starts: dict[Hashable, deque[float]] = defaultdict(deque)
 
-    def allow(self, owner: str) -> bool:
+    def allow(self, owner: Hashable, now: float | None = None) -> bool:
         """Count a start for ``owner`` now if the limit allows it; False if it does not."""
-        now = self.clock()
+        now = self.clock() if now is None else now
         if len(self._starts) > FORGET_AFTER:
             for quiet in [o for o, seen in self._starts.items() if not seen or now - seen[-1] >= self.window]:
                 del self._starts[quiet]

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from tests.bot_harness import Harness
+from tests.bot_harness import Harness, mentions_off_everywhere
 from tests.discord_double import DiscordDouble, InteractionHandle
 
 MODS = 1_200_000_000_000_000_301
@@ -34,6 +34,16 @@ async def moderated(tmp_path: Path, **env: str) -> AsyncIterator[Harness]:
         h.double.add_role("helpers")
         h.double.add_user(ROLE_MODERATOR, "helper", roles=["helpers"])
         yield h
+
+
+@asynccontextmanager
+async def checked(tmp_path: Path) -> AsyncIterator[Harness]:
+    """``moderated``, and afterwards: no message the bot sent could ping anyone, and the
+    double met no request it does not know."""
+    async with moderated(tmp_path) as h:
+        yield h
+        assert mentions_off_everywhere(h.double) == []
+        assert h.double.unhandled_requests == []
 
 
 async def as_if_allowed(double: DiscordDouble, user: int, name: str, options: dict | None = None,

@@ -19,7 +19,7 @@ CODE_DIRS = ("bot", "flows", "core", "storage", "locales", "tests", "bench")
 
 def test_imports_keep_the_layers_and_have_no_cycles():
     lint = Path(sys.executable).with_name("lint-imports")
-    done = subprocess.run([str(lint), "--config", "pyproject.toml", "--no-cache"], cwd=ROOT,
+    done = subprocess.run([str(lint), "--config", "pyproject.toml", "--no-cache"], check=False, cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     assert "BROKEN" not in done.stdout
