@@ -117,7 +117,8 @@ class SupportBot(discord.AutoShardedClient):
             engine, on_owed=self.delivery.poke, after_command=self.delivery.tell_undelivered
         )
         self.support = SupportChannels(self, engine, picker, settings.support_channel_ids)
-        self.reminders = Reminders(self, app, reminder_interval, on_owed=self.delivery.poke)
+        self.reminders = Reminders(self, app, reminder_interval, on_owed=self.delivery.poke,
+                                   purge=engine.purge_expired)
         self.tree = SupportTree(self)  # every command enters through bot/dispatch.py
         for command in build_commands():
             self.tree.add_command(command)

@@ -1,4 +1,5 @@
-"""Renewal reminders: a periodic sweep that applies due work and owes the reminders.
+"""Renewal reminders: a periodic sweep that applies due work, owes the reminders and
+deletes conversations that expired a week ago.
 
 Every bot process may run this loop. The core claims each reminder with a unique row (one
 per subscription and period) and owes its DM in the same transaction (core/outbox.py), so
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import discord
 from discord.ext import tasks
@@ -29,10 +30,12 @@ class Reminders:
         app,
         interval: float = DEFAULT_INTERVAL,
         on_owed: Callable[[], None] = lambda: None,
+        purge: Callable[[], Awaitable[int]] | None = None,
     ) -> None:
         self.client = client
         self.app = app
         self.on_owed = on_owed
+        self.purge = purge
         self.loop = tasks.loop(seconds=interval)(self._tick)
         self.loop.before_loop(self._wait_until_ready)
         self._sweeping = False
@@ -72,4 +75,8 @@ class Reminders:
         report = await self.app.core.sweep()
         if report.reminders:
             self.on_owed()
+        if self.purge is not None:
+            # Conversations that ended or expired long ago: their buttons answer "expired"
+            # either way, so the rows only grow the database.
+            await self.purge()
         return len(report.reminders)

@@ -170,3 +170,20 @@ async def test_run_discord_refuses_to_start_half_configured(h):
     assert (
         await run_discord(replace(h.app, settings=wrong_token)) == 2
     )  # Discord said 401: a one-line how-to
+
+
+async def test_the_periodic_sweep_deletes_conversations_that_expired_a_week_ago(h):
+    await h.account(ALICE)
+    await h.start_bot(reminder_interval=FAST_REMINDERS)
+    await h.command(ALICE, "cancel")  # a conversation left open
+    await h.app.advance_clock(timedelta(days=2))
+
+    async def flows() -> int:
+        async with h.app.db.read() as tx:
+            return (await tx.fetchone("SELECT COUNT(*) AS n FROM flows"))["n"]
+
+    await h.bot.reminders.sweep_once()
+    assert await flows() == 1  # expired, but less than a week ago: its button still says so
+    await h.app.advance_clock(timedelta(days=7))
+    await h.bot.reminders.sweep_once()
+    assert await flows() == 0
