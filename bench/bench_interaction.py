@@ -32,6 +32,7 @@ timings are slowed by the sampling: take the figures from a run without it.
 from __future__ import annotations
 
 import asyncio
+import gc
 import sqlite3
 import tempfile
 import time
@@ -158,6 +159,7 @@ async def run(rounds: int, n_users: int, background: int, profile: Path | None) 
                     order.reverse()
                 for name, double in order:
                     pid = ours.pid if name == "ours" else base.pid
+                    gc.collect()  # this process's collector pauses the doubles: not during a round
                     cpu_before = cpu_seconds(pid)
                     records, seconds = await play_round(double, users)
                     cpu_ms = 1000 * (cpu_seconds(pid) - cpu_before) / len(records)
