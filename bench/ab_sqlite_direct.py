@@ -1,5 +1,9 @@
 """Before/after of one storage change, in one process: where a transaction's statements run.
 
+Why: the evidence behind running a transaction's statements on the connection directly.
+"Before" is rebuilt from the storage layer's private members (``_lock``, ``_conn``) on
+purpose: it is the old code path, which no public API offers any more.
+
 Before: every statement of a transaction (BEGIN, each read and write, COMMIT) went
 through aiosqlite, a hand-off to its thread and back for each. After (storage/sqlite.py
 today): the statements run on the same connection directly, and only a BEGIN IMMEDIATE

@@ -1,5 +1,9 @@
 """Core throughput: confirmed operations per second against raw one-row insert transactions.
 
+Why: every confirmed change (cancel, resume, top-up) is a transaction with its checks,
+ledger and audit rows; this shows what that costs over the cheapest write the same driver
+can make, so a change that adds round trips or statements shows as a lower ratio.
+
 Ours: ``SubscriptionCore.cancel``, ``resume`` and ``buy_topup`` on paid accounts, one
 after another (each a whole confirmed change: account lock, due period-end effects,
 idempotency key, ledger and invoice rows where the operation has them, audit record,

@@ -1,5 +1,8 @@
 """Language choice: accuracy, and the latency of the whole chat path per message.
 
+Why: every chat message is answered in a language chosen from its text; a wrong choice is
+a reply the user cannot read, and the choice runs on the event loop for every message.
+
 Messages: lang_samples.tsv (written with the word lists in view), the frozen language set
 (locales/data/eval_lang: general chat and single words nobody tuned on) and the frozen
 question sets (support chat). Ours, per message, is what the bot does with a chat

@@ -1,5 +1,8 @@
 """Memory: resident size of the bot process at rest, with 100k accounts in the database.
 
+Why: the bot must not load accounts up front nor hold more than a bare discord.py client
+plus its own code and models; growth under load is bench_load.py's.
+
 The real bot (``python -m bot run``, shipped settings: no member cache, no member
 chunking, discord.py's default message cache; SQLite) connects to the local Discord
 double; a database of 100k accounts (bench/dataset.py, periods relative to the real

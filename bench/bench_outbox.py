@@ -1,6 +1,9 @@
 """Owed messages through a Discord outage: how many were owed, delivered and duplicated, and
 how long after Discord came back each was delivered.
 
+Why: receipts and decisions owed by DM must survive an outage of Discord: none lost, none
+sent twice, and delivered soon after Discord answers again.
+
 The real bot (in this process, shipped delivery settings: rounds every 5 s, retries from 2 s
 to 5 min, a probe every 30 s) against the local Discord double. USERS users each cancel in a
 server while every message send answers 503 (the outage); the cancel's result reaches each

@@ -1,5 +1,9 @@
 """Understanding questions: the learned model on the frozen evaluation sets, and what it costs.
 
+Why: the model decides whether the bot answers, asks "Did you mean…?" or stays quiet; its
+accuracy on sets nobody tuned on, and its load time, memory and time per message, are what
+it adds to the bot.
+
 Accuracy (``locales.evaluate``): each frozen set's messages, judged as first messages
 (language chosen from the message alone, then the decision), for the model and for the
 keyword lexicon alone, overall, per language and per intent.

@@ -42,7 +42,7 @@ from bot.deadline import MODAL_WITHIN, time_left
 from bot.messages import PRESS_AGAIN, SOMETHING_WRONG
 from bot.moderation import NOT_A_MODERATOR, ModChannel, is_moderator
 from bot.observe import case_decided
-from bot.render import Rendered, cut, render_reply, submitted_fields
+from bot.render import Rendered, carrier_view, cut, render_reply, submitted_fields
 from bot.respond import edit_pressed, in_time, send_notice
 from bot.services import Services
 from core.errors import CoreError
@@ -116,22 +116,17 @@ class CaseBoard:
         if case.status not in OPEN:
             return None
         actions = ("approve", "deny") if case.kind == "refund" else ("close",)
-        # The view only carries the buttons; clicks come through CaseButton (any process, any
-        # time). Stopped below so discord.py does not keep it (bot/render.py says why).
-        view = discord.ui.View(timeout=None)
-        for action in actions:
-            label = locales.render(LABELS[action], self.mod.lang)
-            view.add_item(
-                CaseButton(
-                    discord.ui.Button(
-                        label=label,
-                        style=STYLES[action],
-                        custom_id=CaseAction(case.id, action).custom_id,
-                    )
+        # Clicks come through CaseButton (any process, any time).
+        return carrier_view(
+            CaseButton(
+                discord.ui.Button(
+                    label=locales.render(LABELS[action], self.mod.lang),
+                    style=STYLES[action],
+                    custom_id=CaseAction(case.id, action).custom_id,
                 )
             )
-        view.stop()
-        return view
+            for action in actions
+        )
 
     async def post_message(self, payload: dict[str, Any]) -> Rendered:
         """A newly opened case as the outbox owes it to the mod channel (kind ``case_post``):

@@ -47,7 +47,7 @@ from bot.privacy_text import (
     moderator_lines,
     overview,
 )
-from bot.render import BUTTON_LABEL_MAX, CONTENT_MAX, Rendered, cut, text
+from bot.render import BUTTON_LABEL_MAX, CONTENT_MAX, Rendered, carrier_view, cut, text
 from bot.respond import edit_pressed, in_time, send_new, send_notice
 from bot.services import Services, services
 from bot.translator import command_text
@@ -88,10 +88,7 @@ def _screen(lines: list[Msg] | tuple[Msg, ...], *buttons: discord.ui.Item) -> Re
     content = cut("\n".join(text(line) for line in lines), CONTENT_MAX)
     if not buttons:
         return Rendered(content, None)
-    view = discord.ui.View(timeout=None)  # carries the buttons only: presses reach the items
-    for button in buttons:
-        view.add_item(button)
-    return Rendered(content, view)
+    return Rendered(content, carrier_view(buttons))  # presses reach the items
 
 
 def overview_screen(kept: KeptData) -> Rendered:

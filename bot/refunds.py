@@ -31,7 +31,7 @@ from bot.components import Routed
 from bot.custom_ids import RefundRetry
 from bot.messages import NOT_YOURS, SOMETHING_WRONG
 from bot.moderation import ModChannel, send_dm
-from bot.render import NO_MENTIONS, Rendered, cut, render_reply, text
+from bot.render import NO_MENTIONS, Rendered, carrier_view, cut, render_reply, text
 from bot.respond import edit_pressed, in_guild, in_time, send_new, send_notice
 from bot.services import Services, services
 from core import outbox
@@ -99,8 +99,8 @@ class RefundDesk:
         return DMS_CLOSED, self.retry_view(screen.flow_id)
 
     def retry_view(self, flow_id: str) -> discord.ui.View:
-        view = discord.ui.View(timeout=None)  # carries the button; clicks come through RetryButton
-        view.add_item(
+        # Clicks come through RetryButton.
+        return carrier_view([
             RetryButton(
                 discord.ui.Button(
                     label=cut(text(RETRY), 80),
@@ -108,9 +108,7 @@ class RefundDesk:
                     custom_id=RefundRetry(flow_id).custom_id,
                 )
             )
-        )
-        view.stop()  # not kept by discord.py (an ephemeral reply's view would live 15 minutes)
-        return view
+        ])
 
     async def on_command(self, interaction: discord.Interaction) -> None:
         """/refund: in a server, the intake goes to DMs; in the DM itself, it simply runs there."""

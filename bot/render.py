@@ -99,15 +99,22 @@ def render_reply(reply: Reply, flow_id: str | None, step: str) -> Rendered:
         items.insert(0, FlowItem(select))  # the choice first, the buttons under it
     if not items:
         return Rendered(content_of(reply), None)
-    # A View here only carries components; clicks arrive through the registered dynamic
-    # items, never through this object. Stopped before it is sent, so discord.py does not
-    # keep it: an ephemeral reply's view would otherwise live 15 minutes (a timer task
-    # each), and memory would grow with every reply.
+    return Rendered(content_of(reply), carrier_view(items))
+
+
+def carrier_view(items) -> discord.ui.View:
+    """A View that only carries components: every bot message's buttons are built here.
+
+    Clicks arrive through the registered dynamic items, never through this object. It is
+    stopped before it is sent, so discord.py does not keep it: an ephemeral reply's view
+    would otherwise live 15 minutes (a timer task each), and memory would grow with every
+    reply (tests/test_memory_views.py).
+    """
     view = discord.ui.View(timeout=None)
     for item in items:
         view.add_item(item)
     view.stop()
-    return Rendered(content_of(reply), view)
+    return view
 
 
 def _button(button: Button, flow_id: str | None, step: str, *, opens_form: bool) -> discord.ui.Item:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import gc
 from collections import Counter
+from pathlib import Path
 
 import discord
 
@@ -133,3 +134,11 @@ async def test_views_and_tasks_do_not_grow_with_interactions(tmp_path):
         assert grown(before["ours"], after["ours"], SLACK) == {}, (
             "instances of the project's classes grew with the interactions"
         )
+
+
+def test_every_view_the_bot_sends_is_built_stopped_in_one_place():
+    # The test above drives the common screens; this keeps the rarer ones (cases, privacy,
+    # refund retries) on the same path: bot/render.py's carrier_view.
+    bot_dir = Path(__file__).resolve().parent.parent / "bot"
+    builders = {path.name for path in bot_dir.glob("*.py") if "ui.View(" in path.read_text(encoding="utf-8")}
+    assert builders == {"render.py"}
