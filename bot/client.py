@@ -8,6 +8,7 @@ messages carry the user who acted.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 
 import discord
@@ -104,6 +105,7 @@ class SupportBot(discord.AutoShardedClient):
         )
         self.app = app
         self.engine = engine
+        self._frozen = False  # gc.freeze() done (on_ready)
         if hasattr(app.db, "busy_timeout_ms"):
             # A press may wait for another writer (SQLite) only so long: Discord wants a first
             # answer within 3 s (a defer at 2 s), and the user then gets "I'm very busy" within
@@ -139,6 +141,14 @@ class SupportBot(discord.AutoShardedClient):
             await self.sync_commands()
         self.reminders.start()
         self.delivery.start()  # also sends what was owed while no bot was running
+
+    async def on_ready(self) -> None:
+        # What start-up built (modules, catalogs, the question model) lives as long as the
+        # process: frozen out of the collector, each collection no longer walks it. Once:
+        # on_ready comes again after each reconnect.
+        if not self._frozen:
+            self._frozen = True
+            gc.freeze()
 
     async def sync_commands(self) -> None:
         """GUILD_IDS (development): the commands appear in those servers at once.

@@ -22,7 +22,7 @@ refusing anything its template would not route back).
 from __future__ import annotations
 
 import re
-from dataclasses import astuple, dataclass
+from dataclasses import dataclass
 from typing import ClassVar, Self
 
 _FLOW = r"(?P<flow_id>[0-9a-f]{32}):(?P<step>[a-z0-9_]{1,24}):(?P<action>[^:]{1,40})"
@@ -46,7 +46,9 @@ class Target:
 
     @property
     def custom_id(self) -> str:
-        custom_id = self.FORMAT.format(*astuple(self))
+        # The fields in order (a dataclass's __match_args__); astuple would deep-copy them,
+        # on every component rendered.
+        custom_id = self.FORMAT.format(*(getattr(self, name) for name in self.__match_args__))
         if not self.TEMPLATE.fullmatch(custom_id):
             raise ValueError(f"not a routable {type(self).__name__}: {custom_id!r}")
         return custom_id

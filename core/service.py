@@ -142,15 +142,17 @@ class SubscriptionCore:
 
     # ----- cancel and resume ----------------------------------------------------
 
-    async def quote_cancel(self, account_id: str) -> CancelQuote:
-        return await self.subscriptions.quote_cancel(account_id)
+    async def quote_cancel(self, account_id: str, seen: AccountView | None = None) -> CancelQuote:
+        """``seen``: the account as the caller read it, settled, moments ago: not read again."""
+        return await self.subscriptions.quote_cancel(account_id, seen)
 
     async def cancel(self, account_id: str, reason: str, comment: str | None = None, *, key: str,
                      actor: str = "user") -> Receipt:
         return await self.subscriptions.cancel(account_id, reason, comment, key=key, actor=actor)
 
-    async def quote_resume(self, account_id: str, plan: str | None = None) -> ResumeQuote:
-        return await self.subscriptions.quote_resume(account_id, plan)
+    async def quote_resume(self, account_id: str, plan: str | None = None,
+                           seen: AccountView | None = None) -> ResumeQuote:
+        return await self.subscriptions.quote_resume(account_id, plan, seen)
 
     async def resume(self, account_id: str, *, key: str, actor: str = "user") -> Receipt:
         """Remove a scheduled cancellation; after the period ended, ``already_ended`` (resubscribe)."""
@@ -196,7 +198,10 @@ class SubscriptionCore:
     async def forget_discord_user(self, discord_id: str, *, actor: str, reason: str | None = None,
                                   key: str) -> privacy.Forgotten:
         """Delete or blank what is kept about a Discord user; invoices, ledger and audit stay, without the id."""
-        return await privacy.forget(self.db, self.clock, discord_id, actor=actor, reason=reason, key=key)
+        try:
+            return await privacy.forget(self.db, self.clock, discord_id, actor=actor, reason=reason, key=key)
+        finally:
+            self.users.forget(discord_id)  # its preferences row is gone: no copy of it either
 
     # ----- due work -----------------------------------------------------------------------
 

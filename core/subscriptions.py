@@ -16,7 +16,7 @@ from core.periods import end_subscription, period_bounds
 from core.reads import Reads
 from core.rules import CANCEL_REASONS, MAX_COMMENT
 from core.unit_of_work import Change, Command, UnitOfWork
-from core.views import CancelQuote, Receipt, ResumeQuote
+from core.views import AccountView, CancelQuote, Receipt, ResumeQuote
 
 
 def cancel_check(sub: dict | None) -> None:
@@ -35,11 +35,19 @@ class Subscriptions:
         self.work = work
         self.reads = reads
 
-    async def quote_cancel(self, account_id: str) -> CancelQuote:
-        state = await self.reads.settled_state(account_id)
-        cancel_check(state.sub)
-        view = account_state.view(state, self.work.catalog)
-        dropped = view.scheduled_change if view.scheduled_change and view.scheduled_change.kind == "downgrade" else None
+    async def quote_cancel(self, account_id: str, seen: AccountView | None = None) -> CancelQuote:
+        """``seen``: the account as the caller read it, settled, moments ago (a flow's press):
+        quoted from without reading it again."""
+        view = seen or account_state.view(await self.reads.settled_state(account_id), self.work.catalog)
+        if not view.subscription_id:
+            raise CoreError("no_subscription", "there is no paid subscription to cancel")
+        if view.cancel_at_period_end:
+            raise CoreError("already_cancelled", "auto-renewal is already cancelled", access_until=view.period_end)
+        scheduled = view.scheduled_change
+        if scheduled and scheduled.kind == "upgrade":  # as cancel_check, on the view
+            raise CoreError("change_pending", "an upgrade is scheduled for the end of the period; cancel that change first",
+                            plan=scheduled.plan, effective_at=view.period_end)
+        dropped = scheduled if scheduled and scheduled.kind == "downgrade" else None
         # Past due: the paid period is over already, so cancelling ends it now (see cancel).
         access_until = self.work.clock.now() if view.status == "past_due" else view.period_end
         return CancelQuote(view.plan, access_until, view.credits.subscription, view.credits.topup, dropped)
@@ -75,8 +83,10 @@ class Subscriptions:
         command = Command("cancel", account_id, key, actor, {"reason": reason, "comment": comment}, reason)
         return await self.work.run(command, body)
 
-    async def quote_resume(self, account_id: str, plan: str | None = None) -> ResumeQuote:
-        view = await self.reads.snapshot(account_id)
+    async def quote_resume(self, account_id: str, plan: str | None = None,
+                           seen: AccountView | None = None) -> ResumeQuote:
+        """``seen``: as for ``quote_cancel``."""
+        view = seen or await self.reads.snapshot(account_id)
         catalog = self.work.catalog
         if view.subscription_id:
             if not view.cancel_at_period_end:

@@ -80,6 +80,11 @@ class _Turn:
         self.engine, self.module, self.read, self.facts, self.now, self.press = engine, module, read, facts, now, press
         self.claimed = bool(read and press and read.data.get(CLAIM) == press)
         self.mutated = False
+        self.confirmed = False  # a confirming effect ran: the account read may be out of date
+
+    def _own(self, state: FlowState) -> bool:
+        account = self.facts.account
+        return account is not None and account.account_id == state.account_id
 
     async def run(self, state: FlowState, event: Event) -> tuple[FlowState, Any]:
         state, outputs = self.module.step(state, event, self.now)
@@ -94,7 +99,10 @@ class _Turn:
                 raise RuntimeError(f"flow {state.kind} asked for more than {MAX_EFFECTS} effects in one press")
             if out.confirms:
                 await self._claim()
-            result, error = await run_effect(self.engine.core, self.engine.db, state, out)
+                self.confirmed = True
+            # The press's account read serves a quote until a confirmation may have changed it.
+            seen = self.facts.account if not self.confirmed and self._own(state) else None
+            result, error = await run_effect(self.engine.core, self.engine.db, state, out, seen)
             self.mutated = self.mutated or (out.confirms and error is None)
             state, more = self.module.step(state, Event(out.then, self.facts, result=result, error=error), self.now)
             queue.extendleft(reversed(more))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.errors import CoreError
+from core.views import AccountView
 from core.save_offers import record_save_offer
 from flows import effects as fx
 from flows.codec import quote_from_data
@@ -24,17 +25,20 @@ def idempotency_key(flow: FlowState, effect: fx.Effect) -> str:
     return f"flow:{flow.id}:{flow.step}" + (f":{suffix}" if suffix else "")
 
 
-async def run_effect(core: Core, db: Database, flow: FlowState, effect: fx.Effect) -> tuple[Any, CoreError | None]:
-    """``db``: the engine's, for what the flows record beside the core (a save offer shown)."""
+async def run_effect(core: Core, db: Database, flow: FlowState, effect: fx.Effect,
+                     seen: AccountView | None = None) -> tuple[Any, CoreError | None]:
+    """``db``: the engine's, for what the flows record beside the core (a save offer shown).
+    ``seen``: the flow's account as read for this press, when nothing changed it since: a
+    quote is made from it instead of reading the account again."""
     account = flow.account_id
     key = idempotency_key(flow, effect) if effect.needs_key else ""
     actor = f"discord:{flow.owner}"
     try:
         match effect:
             case fx.QuoteCancel():
-                return await core.quote_cancel(account), None
+                return await core.quote_cancel(account, seen), None
             case fx.QuoteResume():
-                return await core.quote_resume(account), None
+                return await core.quote_resume(account, seen=seen), None
             case fx.QuotePlanChange(plan=plan, timing=timing):
                 return await core.quote_plan_change(account, plan, timing), None
             case fx.LoadInvoices():
