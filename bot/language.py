@@ -23,12 +23,17 @@ log = logging.getLogger(__name__)
 # Seconds the stored preferences may take before Discord's locales decide alone: the
 # interaction's answer is due within 3 s of its arrival, language read or not.
 LANGUAGE_WAIT = 1.0
+# Seconds this process may answer from its copy of a user's preferences (core/preferences.py)
+# instead of reading them on every interaction; a choice made through another process
+# shows here within this time, one made here at once.
+PREFERENCES_TTL = 5.0
 
 
 class LanguagePicker:
     def __init__(self, core: SubscriptionCore, default: str) -> None:
         self.core = core
         self.default = default
+        core.users.ttl = PREFERENCES_TTL  # the one picker of the process: its reads are the hot ones
 
     def from_discord(self, interaction: discord.Interaction) -> str:
         """What Discord says alone (client, then server locale): no database read."""

@@ -31,6 +31,7 @@ class UserPreferences:
         self.clock = clock
         self.ttl = ttl
         self._cached: dict[str, tuple[float, Preferences]] = {}  # discord id -> (read at, monotonic; prefs)
+        self._writes = 0  # this process's writes so far: a read that overlapped one is not kept
 
     async def get(self, discord_id: str) -> Preferences:
         discord_id = str(discord_id)
@@ -38,19 +39,20 @@ class UserPreferences:
             hit = self._cached.get(discord_id)
             if hit is not None and time.monotonic() - hit[0] < self.ttl:
                 return hit[1]
-        read_at = time.monotonic()  # before the read: the copy is never trusted past ttl from it
+        read_at, writes = time.monotonic(), self._writes  # before the read: trusted ttl from it at most
         async with self.db.read() as tx:
             row = await tx.fetchone(
                 "SELECT language, recent_language, reminders FROM discord_users WHERE discord_id = ?", discord_id)
         prefs = Preferences(row["language"], row["recent_language"], bool(row["reminders"])) if row else Preferences()
-        if self.ttl > 0:
+        if self.ttl > 0 and writes == self._writes:
             if len(self._cached) >= MAX_CACHED:
                 self._cached.clear()
             self._cached[discord_id] = (read_at, prefs)
         return prefs
 
     def forget(self, discord_id: str) -> None:
-        """Drop this process's copy (the row was changed or deleted here)."""
+        """Drop this process's copy (the row is being changed or deleted here)."""
+        self._writes += 1
         self._cached.pop(str(discord_id), None)
 
     async def _set(self, discord_id: str, column: str, value) -> None:
@@ -65,7 +67,7 @@ class UserPreferences:
                     str(discord_id), value, to_ts(self.clock.now()),
                 )
         finally:
-            self.forget(discord_id)  # again: a read that ran during the write may have kept the old row
+            self.forget(discord_id)  # again: a read that began before the write must not keep its row
 
     async def set_language(self, discord_id: str, language: str | None) -> None:
         await self._set(discord_id, "language", language)
