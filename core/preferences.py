@@ -46,9 +46,13 @@ class UserPreferences:
         prefs = Preferences(row["language"], row["recent_language"], bool(row["reminders"])) if row else Preferences()
         if self.ttl > 0 and writes == self._writes:
             if len(self._cached) >= MAX_CACHED:
-                self._cached.clear()
+                self.drop_copies()
             self._cached[discord_id] = (read_at, prefs)
         return prefs
+
+    def drop_copies(self) -> None:
+        """Drop every copy: the next ``get`` of each user reads the database."""
+        self._cached.clear()
 
     def forget(self, discord_id: str) -> None:
         """Drop this process's copy (the row is being changed or deleted here)."""

@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from core.errors import CoreError
-from core.views import AccountView
 from core.save_offers import record_save_offer
+from core.views import AccountView
 from flows import effects as fx
 from flows.codec import quote_from_data
 from flows.machine import FlowState
