@@ -1,5 +1,5 @@
 """Renewal reminders: a periodic sweep that applies due work, owes the reminders and
-deletes conversations that expired a week ago.
+deletes conversations that expired a week ago and question decisions no report can show.
 
 Every bot process may run this loop. The core claims each reminder with a unique row (one
 per subscription and period) and owes its DM in the same transaction (core/outbox.py), so
@@ -13,13 +13,18 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
 import discord
 from discord.ext import tasks
 
+from core import question_log
+from core.report import MAX_WEEKS
+
 log = logging.getLogger(__name__)
 
 DEFAULT_INTERVAL = 300.0  # seconds; reminders are due days ahead, minutes do not matter
+QUESTIONS_KEPT_FOR = timedelta(weeks=MAX_WEEKS + 1)
 STOP_GRACE = 10.0  # seconds a sweep in progress may take to finish at shutdown
 
 
@@ -79,4 +84,6 @@ class Reminders:
             # Conversations that ended or expired long ago: their buttons answer "expired"
             # either way, so the rows only grow the database.
             await self.purge()
+        # Question decisions older than the longest report (core/report.py) are never read.
+        await question_log.forget_before(self.app.db, self.app.core.clock.now() - QUESTIONS_KEPT_FOR)
         return len(report.reminders)

@@ -27,3 +27,9 @@ async def record_question(db: Database, *, intent: str, language: str, decision:
             "INSERT INTO question_log (id, intent, language, decision, created_at) VALUES (?, ?, ?, ?, ?)",
             uuid.uuid4().hex, intent, language, decision, to_ts(at),
         )
+
+
+async def forget_before(db: Database, before: datetime) -> int:
+    """Delete the decisions recorded before ``before``; returns how many."""
+    async with db.transaction() as tx:
+        return await tx.execute("DELETE FROM question_log WHERE created_at < ?", to_ts(before))

@@ -12,7 +12,10 @@ import bot.respond
 import locales
 from bot.discord_app import run_discord
 from bot.refunds import NO_DESK
+from bot.reminders import QUESTIONS_KEPT_FOR
 from bot.settings import SettingsError
+from core import question_log
+from core.report import MAX_WEEKS
 from flows.replies import M
 from tests.bot_harness import (
     ALICE,
@@ -178,12 +181,23 @@ async def test_the_periodic_sweep_deletes_conversations_that_expired_a_week_ago(
     await h.command(ALICE, "cancel")  # a conversation left open
     await h.app.advance_clock(timedelta(days=2))
 
-    async def flows() -> int:
-        async with h.app.db.read() as tx:
-            return (await tx.fetchone("SELECT COUNT(*) AS n FROM flows"))["n"]
-
     await h.bot.reminders.sweep_once()
-    assert await flows() == 1  # expired, but less than a week ago: its button still says so
+    assert await count(h, "flows") == 1  # expired, but less than a week ago: its button still says so
     await h.app.advance_clock(timedelta(days=7))
     await h.bot.reminders.sweep_once()
-    assert await flows() == 0
+    assert await count(h, "flows") == 0
+
+
+async def test_the_periodic_sweep_forgets_question_decisions_no_report_can_show(h):
+    await h.start_bot(reminder_interval=FAST_REMINDERS)
+    now = h.app.core.clock.now()
+    oldest_shown = now - timedelta(weeks=MAX_WEEKS)
+    for at in (now - QUESTIONS_KEPT_FOR - timedelta(days=1), oldest_shown, now):
+        await question_log.record_question(h.app.db, intent="cancel", language="fa", decision="answered", at=at)
+    await h.bot.reminders.sweep_once()
+    assert await count(h, "question_log") == 2
+
+
+async def count(h, table: str) -> int:
+    async with h.app.db.read() as tx:
+        return (await tx.fetchone(f"SELECT COUNT(*) AS n FROM {table}"))["n"]
