@@ -159,8 +159,8 @@ class FlowUI:
         self, interaction: discord.Interaction, screen: Screen, *, new_message: bool
     ) -> None:
         rendered = render_reply(screen.reply, screen.flow_id, screen.step)
-        if screen.reply.final and not screen.notice:
-            # A last step may have owed something with its change (a receipt DM, a case for the
+        if screen.owed or (screen.reply.final and not screen.notice):
+            # The turn may have owed something with its change (a receipt DM, a case for the
             # moderators: core/outbox.py); the delivery loop sends it now rather than later.
             self.on_owed()
         if screen.notice:

@@ -21,6 +21,7 @@ class Effect:
     then: str
     needs_key: ClassVar[bool] = False
     confirms: ClassVar[bool] = False
+    owes_post: ClassVar[bool] = False  # may owe the moderators a post (core/outbox.py)
 
 
 # Reads: quotes and facts that are too expensive to load on every event.
@@ -94,6 +95,7 @@ class OpenModeratorCase(Effect):
     context: dict[str, Any]
     key_suffix: str
     needs_key: ClassVar[bool] = True
+    owes_post: ClassVar[bool] = True
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -108,6 +110,7 @@ class OpenRefundCase(Effect):
     details: str | None
     needs_key: ClassVar[bool] = True
     confirms: ClassVar[bool] = True
+    owes_post: ClassVar[bool] = True
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -66,6 +66,7 @@ class Screen:
     reply: Reply
     owner: str
     notice: bool = False  # answer the presser alone; leave the flow's message as it is
+    owed: bool = False  # the turn owed a message (a receipt, a moderators' post): deliver it now
 
 
 class _Lost(Exception):
@@ -81,6 +82,7 @@ class _Turn:
         self.claimed = bool(read and press and read.data.get(CLAIM) == press)
         self.mutated = False
         self.confirmed = False  # a confirming effect ran: the account read may be out of date
+        self.owed = False  # an effect may have owed the moderators a post
 
     def _own(self, state: FlowState) -> bool:
         account = self.facts.account
@@ -104,6 +106,7 @@ class _Turn:
             seen = self.facts.account if not self.confirmed and self._own(state) else None
             result, error = await run_effect(self.engine.core, self.engine.db, state, out, seen)
             self.mutated = self.mutated or (out.confirms and error is None)
+            self.owed = self.owed or (out.owes_post and error is None)
             state, more = self.module.step(state, Event(out.then, self.facts, result=result, error=error), self.now)
             queue.extendleft(reversed(more))
         if answer is None:
@@ -151,15 +154,16 @@ class FlowEngine:
         now = self.core.clock.now()
         fresh = FlowState(new_flow_id(), owner, account.account_id if account else None, kind, "start",
                           dict(args or {}), 0, now + self.timeout, now, now)
-        state, answer = await _Turn(self, FLOWS[kind], None, facts, now, None).run(fresh, Event("open", facts))
+        turn = _Turn(self, FLOWS[kind], None, facts, now, None)
+        state, answer = await turn.run(fresh, Event("open", facts))
         if isinstance(answer, Stale):
             raise TypeError(f"flow {kind} answered its start with {answer!r}")
         reply = answer.reply if isinstance(answer, Notice) else answer
         note_turn(self.observer, kind, None, state, reply.final)
         if reply.final:  # refused at once: nothing to come back to, so nothing is stored
-            return Screen(None, kind, state.step, reply, owner)
+            return Screen(None, kind, state.step, reply, owner, owed=turn.owed)
         await self.store.create(self._finish(state, reply, None, now))
-        return Screen(state.id, kind, state.step, reply, owner)
+        return Screen(state.id, kind, state.step, reply, owner, owed=turn.owed)
 
     async def handle(self, flow_id: str, step: str, actor: str, action: str,
                      value: str | None = None, fields: dict[str, str] | None = None,
@@ -239,7 +243,7 @@ class FlowEngine:
         if isinstance(answer, Stale):
             return self._notice(flow, expired(flow.kind))
         if isinstance(answer, Notice) and not turn.claimed:
-            return self._notice(flow, answer.reply)
+            return replace(self._notice(flow, answer.reply), owed=turn.owed)
         notice = isinstance(answer, Notice)
         reply = answer.reply if notice else answer
         # A notice leaves the step's screen as it was; only the claim is released.
@@ -253,7 +257,8 @@ class FlowEngine:
             return await self._lost(flow_id, press, reply, turn.mutated)
         if not notice:
             note_turn(self.observer, flow.kind, flow.step, stored, reply.final)
-        return Screen(flow.id, flow.kind, stored.step, reply, flow.owner, notice=notice)
+        return Screen(flow.id, flow.kind, stored.step, reply, flow.owner, notice=notice,
+                      owed=turn.owed or owed is not None)
 
     async def answer(self, intent: str, owner: str, personal: bool = True) -> Screen:
         """The answer to a recognised question. ``personal``: with the asker's own account facts (a DM);

@@ -253,7 +253,8 @@ async def test_without_a_mod_channel_refunds_are_refused_and_no_case_is_made(tmp
 
 async def test_talk_to_a_moderator_lands_in_the_same_queue(h):
     await h.account(ALICE)
-    await h.start_bot()
+    # The delivery loop's own rounds are a minute apart: the post must come from the press's poke.
+    await h.start_bot(delivery_interval=60)
     reasons = await h.command(ALICE, "cancel")
     helped = await h.press(ALICE, reasons, "Talk to a moderator")
     assert helped.ephemeral
