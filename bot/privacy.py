@@ -54,7 +54,7 @@ from bot.translator import command_text
 from core.privacy import KeptData
 from core.privacy_scan import scrub_text
 from flows.replies import M, Msg
-from storage.db import StorageError
+from storage.errors import StorageError
 
 log = logging.getLogger(__name__)
 
