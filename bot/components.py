@@ -16,6 +16,7 @@ to guess.
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar, Generic, TypeVar
 
 import discord
@@ -32,6 +33,8 @@ class Routed(Generic[T]):
     """Mixed into a ``DynamicItem`` whose template is ``record.TEMPLATE``."""
 
     record: ClassVar[type[Target]]
+    # What a press does, given the parsed target (``self.target``): each item class defines it.
+    handle: Callable[[discord.Interaction, Services], Awaitable[None]]
 
     def __init__(self, item: discord.ui.Item, target: T | None = None) -> None:
         super().__init__(item)  # the DynamicItem's
@@ -52,9 +55,6 @@ class Routed(Generic[T]):
 
     async def callback(self, interaction: discord.Interaction) -> None:
         await self.handle(interaction, services(interaction))
-
-    async def handle(self, interaction: discord.Interaction, parts: Services) -> None:
-        raise NotImplementedError
 
 
 class FlowItem(

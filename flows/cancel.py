@@ -38,6 +38,9 @@ from flows.texts import (
     start_button,
 )
 
+# Steps the operators' counts name (flows/telemetry.py).
+OFFER, DONE = "offer", "done"  # the save offer; auto-renewal cancelled
+
 KIND = "cancel"
 
 QUOTED = "=quoted"
@@ -122,7 +125,7 @@ def _offer_or_confirm(state: FlowState, event: Event) -> tuple[FlowState, list[O
     )
     # Recorded before it is shown, for the weekly report's "save offers shown".
     note = NoteSaveOffer(plan=offer.id, then=NOTED)
-    return state.at("offer", offer=offer.id), [note, Reply(lines, buttons=live(*buttons, close=False))]
+    return state.at(OFFER, offer=offer.id), [note, Reply(lines, buttons=live(*buttons, close=False))]
 
 
 def _noted(state: FlowState, event: Event, now: datetime) -> tuple[FlowState, list[Output]]:
@@ -138,7 +141,7 @@ def _switched(state: FlowState, event: Event, now: datetime) -> tuple[FlowState,
 
 
 def _take_offer(state: FlowState, event: Event, now: datetime) -> tuple[FlowState, list[Output]]:
-    return plan_steps.ask_quote(state, "offer", state.data["offer"], "end")
+    return plan_steps.ask_quote(state, OFFER, state.data["offer"], "end")
 
 
 def _keep(state: FlowState, event: Event, now: datetime) -> tuple[FlowState, list[Output]]:
@@ -201,7 +204,7 @@ def _cancelled(state: FlowState, event: Event, now: datetime) -> tuple[FlowState
     if event.error:
         return refuse(state, event.error, event)
     receipt: Receipt = event.result
-    return state.at("done"), [result_reply(receipt, event.facts.catalog)]
+    return state.at(DONE), [result_reply(receipt, event.facts.catalog)]
 
 
 
@@ -216,9 +219,9 @@ TRANSITIONS: Table = {
     ("comment", "comment"): _commented,
     ("comment", "skip"): _skipped,
     (ANY_STEP, CONFIRM_QUOTED): _show_confirm,
-    ("offer", "take"): _take_offer,
-    ("offer", "keep"): _keep,
-    ("offer", "continue"): _continue,
+    (OFFER, "take"): _take_offer,
+    (OFFER, "keep"): _keep,
+    (OFFER, "continue"): _continue,
     ("offer_summary", "continue"): _continue,
     ("confirm", "confirm"): _confirm,
     ("confirm", "keep"): _keep,

@@ -36,6 +36,8 @@ from flows.machine import HOLD_UNTIL, Event, FlowState, Output, Stale, Table, ru
 from flows.replies import Button, Field, Form, M, Msg, Option, Reply, Select
 from flows.texts import live, plan_name, start_button
 
+SENT = "sent"  # the request is a case; named by the operators' counts (flows/telemetry.py)
+
 KIND = "refund"
 
 HOLD = timedelta(days=3)
@@ -218,7 +220,7 @@ def _opened(state: FlowState, event: Event, now: datetime) -> tuple[FlowState, l
     if event.error:
         return refuse(state, event.error, event)
     case: Case = event.result
-    return state.at("sent", case=case.id), [sent_reply(case_ref(case.id), _chosen(state), catalog)]
+    return state.at(SENT, case=case.id), [sent_reply(case_ref(case.id), _chosen(state), catalog)]
 
 
 TRANSITIONS: Table = {

@@ -23,6 +23,8 @@ from flows.machine import Event, FlowState, Output, Stale, Table, run_table
 from flows.replies import Button, M, Option, Reply, Select
 from flows.texts import free_plan_name, live, plan_name, price_per_period, start_button
 
+DONE = "done"  # auto-renewal back on; named by the operators' counts (flows/telemetry.py)
+
 KIND = "resume"
 
 QUOTED = "=quoted"
@@ -110,7 +112,7 @@ def _resumed(state: FlowState, event: Event, now: datetime) -> tuple[FlowState, 
     if event.error:  # e.g. the period ended while the confirmation was open: subscribe again
         return refuse(state, event.error, event)
     receipt: Receipt = event.result
-    return state.at("done"), [result_reply(receipt, event.facts.catalog)]
+    return state.at(DONE), [result_reply(receipt, event.facts.catalog)]
 
 
 

@@ -11,11 +11,9 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from flows import cancel, refund, resume
 from flows.common import CLOSED
 from flows.machine import FlowState
-
-# The flows' step names that mean something to operators (flows/cancel.py, resume.py, refund.py).
-CANCELLED, SWITCHED, OFFER, SENT = "done", "switched", "offer", "sent"
 
 
 class FlowObserver(Protocol):
@@ -37,20 +35,20 @@ def turn_events(kind: str, before: str | None, after: FlowState, final: bool) ->
     events: list[tuple[str, dict[str, str]]] = []
     if before is None:
         events.append(("started", {}))
-    if kind == "cancel" and after.step == OFFER and before != OFFER:
+    if kind == cancel.KIND and after.step == cancel.OFFER and before != cancel.OFFER:
         events.append(("save_offer_shown", {}))
     if not final:
         return events
     if after.step == CLOSED:  # "Never mind"
         return [*events, ("abandoned", {"reason": "closed"})]
     events.append(("completed", {"end": after.step}))
-    if kind == "cancel" and after.step == CANCELLED:
+    if kind == cancel.KIND and after.step == cancel.DONE:
         events.append(("cancellation", {"reason": str(after.data.get("reason", "unknown"))}))
-    elif kind == "cancel" and after.step == SWITCHED:
+    elif kind == cancel.KIND and after.step == cancel.SWITCHED:
         events.append(("save_offer_accepted", {}))
-    elif kind == "resume" and after.step == CANCELLED:
+    elif kind == resume.KIND and after.step == resume.DONE:
         events.append(("resume", {}))
-    elif kind == "refund" and after.step == SENT:
+    elif kind == refund.KIND and after.step == refund.SENT:
         events.append(("refund_case_opened", {}))
     return events
 

@@ -73,3 +73,23 @@ class Schema:
 
 async def fresh_schema() -> Schema:
     return await Schema(postgres_dsn()).create()
+
+
+def gather_from_processes(procs: list, results, timeout: float) -> list:
+    """Start ``procs``, collect each one's ``(status, pid, value)`` from ``results`` and return
+    the values of those that reported "ok" (a list each, joined); fail naming any that did not.
+    Every process is joined, or killed when it does not end, whatever happens."""
+    for proc in procs:
+        proc.start()
+    out, errors = [], []
+    try:
+        for _ in procs:
+            status, pid, value = results.get(timeout=timeout)
+            (out.extend(value) if status == "ok" else errors.append(f"process {pid}:\n{value}"))
+    finally:
+        for proc in procs:
+            proc.join(10)
+            if proc.is_alive():
+                proc.kill()
+    assert not errors, "\n".join(errors)
+    return out

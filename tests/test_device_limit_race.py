@@ -26,7 +26,7 @@ from core.service import CoreSettings, SubscriptionCore
 from storage.db import open_database
 from storage.migrations_runner import migration_files
 from tests.conftest import make_core
-from tests.postgres_support import fresh_schema
+from tests.postgres_support import fresh_schema, gather_from_processes
 
 LIMIT = CoreSettings().max_accounts_per_device
 PROCESSES = 8
@@ -64,20 +64,7 @@ def race_rounds(url: str, now) -> list[tuple[str, bool]]:
     ctx = multiprocessing.get_context("spawn")
     barrier, results = ctx.Barrier(PROCESSES), ctx.Queue()
     procs = [ctx.Process(target=_worker, args=(url, to_ts(now), barrier, results)) for _ in range(PROCESSES)]
-    for proc in procs:
-        proc.start()
-    out, errors = [], []
-    try:
-        for _ in procs:
-            status, pid, value = results.get(timeout=RACE_TIMEOUT * 2)
-            (out.extend(value) if status == "ok" else errors.append(f"process {pid}:\n{value}"))
-    finally:
-        for proc in procs:
-            proc.join(10)
-            if proc.is_alive():
-                proc.kill()
-    assert not errors, "\n".join(errors)
-    return out
+    return gather_from_processes(procs, results, timeout=RACE_TIMEOUT * 2)
 
 
 def extra_let_through(outcomes: list[tuple[str, bool]]) -> dict[str, int]:

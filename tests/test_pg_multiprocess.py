@@ -22,7 +22,7 @@ from core.clock import from_ts, to_ts
 from core.errors import CoreError
 from core.service import SubscriptionCore
 from tests.conftest import DAY, START, Keys, make_core, new_account
-from tests.postgres_support import fresh_schema
+from tests.postgres_support import fresh_schema, gather_from_processes
 
 PROCESSES = 4
 TASKS = 4  # concurrent calls inside each process
@@ -117,19 +117,7 @@ def race(scenario: str, url: str, now, args: dict | None = None) -> list[dict]:
     barrier, results = ctx.Barrier(PROCESSES), ctx.Queue()
     procs = [ctx.Process(target=_worker, args=(scenario, url, to_ts(now), args or {}, barrier, results))
              for _ in range(PROCESSES)]
-    for proc in procs:
-        proc.start()
-    out, errors = [], []
-    try:
-        for _ in procs:
-            status, pid, value = results.get(timeout=RACE_TIMEOUT)
-            (out.extend(value) if status == "ok" else errors.append(f"process {pid}:\n{value}"))
-    finally:
-        for proc in procs:
-            proc.join(10)
-            if proc.is_alive():
-                proc.kill()
-    assert not errors, "\n".join(errors)
+    out = gather_from_processes(procs, results, timeout=RACE_TIMEOUT)
     assert len(out) == PROCESSES * TASKS
     return out
 
